@@ -1,0 +1,25 @@
+"""Errors a person can act on: each names the file or player and what is wrong."""
+
+
+class SessionsPipelineError(Exception):
+    """Base class, so callers (sensors, the CLI) can report ours and let bugs surface."""
+
+
+class UnsafeGamertagError(SessionsPipelineError):
+    """A gamertag that could escape the app root when used as a folder name."""
+
+
+class PlayerNotFoundError(SessionsPipelineError):
+    """No profile and no folder for this gamertag, or its DB file is missing."""
+
+
+class ConfigFileError(SessionsPipelineError):
+    """A JSON file of the root (friends, profiles) that cannot be trusted as written."""
+
+
+class PlayerFileError(SessionsPipelineError):
+    """A player DB that cannot be read as a LevelUp file (no match_stats, duplicate ids...)."""
+
+
+class PlayerFileLockedError(SessionsPipelineError):
+    """Another process kept the player DB locked for longer than we agreed to wait."""

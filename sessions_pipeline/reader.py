@@ -1,0 +1,87 @@
+"""The dashboard's one call: stored sessions where frozen, the open tail computed on the fly."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from sessions_pipeline.planning import recompute_window, stability_cutoff
+from sessions_pipeline.rules import (
+    DEFAULT_GAP_MINUTES,
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    compute_sessions,
+)
+from sessions_pipeline.sql import player_db
+from sessions_pipeline.sql.connection import open_player_db
+
+READ_LOCK_TIMEOUT_SECONDS = 10.0
+SESSION_FRAME_COLUMNS = ("match_id", "start_time", "session_id", "session_label", "is_stored")
+
+
+def load_sessions(
+    db_path: str | Path,
+    *,
+    friends_xuids: Collection[str] | None = None,
+    gap_minutes: int | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """Every match with a start time, oldest first, with its session.
+
+    Parameters not given are those recorded by the last store (else the defaults), so the
+    computed tail numbers on from the stored sessions exactly as a store would. Only the
+    tail from the start of the last stored session is recomputed, never the whole history.
+    `is_stored` is true where the value is frozen in the file (stored and stable).
+    """
+    with open_player_db(
+        Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
+    ) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        stored = player_db.read_timeline(con, with_signatures=False).frame
+        params = _parameters(recorded, friends_xuids, gap_minutes)
+        stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
+        cutoff = stability_cutoff(now, stability_hours)
+        is_stored = stored["stored_session_id"].is_not_null() & (stored["start_time"] <= cutoff)
+        window = recompute_window(stored["stored_session_id"], is_stored)
+        frozen = stored.with_columns(is_stored=is_stored).select(
+            "match_id",
+            "start_time",
+            pl.col("stored_session_id").alias("session_id"),
+            pl.col("stored_session_label").alias("session_label"),
+            "is_stored",
+        )
+        if window is None:
+            return frozen
+        tail_rows = len(stored) - window.start
+        tail = player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
+            tail_rows
+        )
+    computed = compute_sessions(tail, params, first_session_id=window.first_session_id)
+    return pl.concat(
+        [
+            frozen.head(window.start),
+            computed.select(
+                "match_id",
+                "start_time",
+                "session_id",
+                "session_label",
+                is_stored=is_stored.slice(window.start),
+            ),
+        ]
+    )
+
+
+def _parameters(
+    recorded: player_db.RecordedParameters | None,
+    friends_xuids: Collection[str] | None,
+    gap_minutes: int | None,
+) -> SessionParameters:
+    base = recorded.params if recorded else SessionParameters(gap_minutes=DEFAULT_GAP_MINUTES)
+    return SessionParameters(
+        gap_minutes=gap_minutes if gap_minutes is not None else base.gap_minutes,
+        friends_xuids=frozenset(friends_xuids) if friends_xuids is not None else base.friends_xuids,
+        label_time_zone=base.label_time_zone,
+    )

@@ -1,0 +1,231 @@
+"""The SQL of a player file's sessions: reading the timeline, writing sessions, parameters.
+
+Only `match_stats.session_id` / `session_label` and our own parameters table are ever
+written; every other column and table of a LevelUp file is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from sessions_pipeline.errors import PlayerFileError
+from sessions_pipeline.rules import SessionParameters
+
+PARAMETERS_TABLE = "sessions_pipeline_parameters"
+_CHANGES_VIEW = "sessions_pipeline_changes"
+
+
+@dataclass(frozen=True)
+class TimelineRead:
+    """Matches with a start time, plus what was left out so it can be reported."""
+
+    frame: pl.DataFrame
+    null_start_times: int
+    null_match_ids: int
+    has_signatures: bool
+
+
+@dataclass(frozen=True)
+class RecordedParameters:
+    """What produced the stored values, so readers and drift checks replay exactly that."""
+
+    params: SessionParameters
+    stability_hours: float
+    stored_at: datetime
+
+
+def match_stats_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Column name -> type of `match_stats`; a file without it is not a player file."""
+    rows = con.sql(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'match_stats' AND table_schema = current_schema() "
+        "ORDER BY ordinal_position"
+    ).fetchall()
+    if not rows:
+        raise PlayerFileError("the file has no match_stats table: not a LevelUp player file")
+    columns = dict(rows)
+    for required in ("match_id", "start_time"):
+        if required not in columns:
+            raise PlayerFileError(f"match_stats has no {required} column")
+    return columns
+
+
+def _utc_start_time(columns: dict[str, str]) -> str:
+    """A TIMESTAMPTZ is read as its instant in UTC, never through the session's TimeZone."""
+    if columns["start_time"].upper().startswith("TIMESTAMP WITH TIME ZONE"):
+        return "timezone('UTC', start_time)"
+    return "CAST(start_time AS TIMESTAMP)"
+
+
+def _stored_id(columns: dict[str, str]) -> str:
+    """A pre-existing VARCHAR id holds decimal text; anything unreadable counts as unstored."""
+    if "session_id" not in columns:
+        return "CAST(NULL AS BIGINT)"
+    return "TRY_CAST(session_id AS BIGINT)"
+
+
+def read_timeline(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    with_signatures: bool = True,
+    since: datetime | None = None,
+) -> TimelineRead:
+    """Matches in `(start_time, match_id)` order with their stored session values.
+
+    `since` limits the read to matches starting at or after that UTC instant, so the
+    reader only pays for the signatures of the window it recomputes.
+    """
+    columns = match_stats_columns(con)
+    _refuse_duplicate_match_ids(con)
+    start = _utc_start_time(columns)
+    has_signatures = "teammates_signature" in columns
+    signature = "CAST(teammates_signature AS VARCHAR)" if has_signatures else "NULL"
+    label = "CAST(session_label AS VARCHAR)" if "session_label" in columns else "NULL"
+    selected = [
+        "CAST(match_id AS VARCHAR) AS match_id",
+        f"{start} AS start_time",
+        f"{_stored_id(columns)} AS stored_session_id",
+        f"{label} AS stored_session_label",
+    ]
+    if with_signatures:
+        selected.insert(2, f"{signature} AS teammates_signature")
+    where = f"match_id IS NOT NULL AND {start} IS NOT NULL"
+    params: list[object] = []
+    if since is not None:
+        where += f" AND {start} >= ?"
+        params.append(since)
+    frame = con.sql(
+        f"SELECT {', '.join(selected)} FROM match_stats WHERE {where} ORDER BY 2, 1",
+        params=params,
+    ).to_arrow_table()
+    [(null_start, null_id)] = con.sql(
+        f"SELECT count(*) FILTER ({start} IS NULL), count(*) FILTER (match_id IS NULL) "
+        "FROM match_stats"
+    ).fetchall()
+    return TimelineRead(
+        frame=_typed(pl.from_arrow(frame), with_signatures),
+        null_start_times=null_start,
+        null_match_ids=null_id,
+        has_signatures=has_signatures,
+    )
+
+
+def _typed(frame: pl.DataFrame, with_signatures: bool) -> pl.DataFrame:
+    schema = {
+        "match_id": pl.String,
+        "start_time": pl.Datetime("us"),
+        "stored_session_id": pl.Int64,
+        "stored_session_label": pl.String,
+    }
+    if with_signatures:
+        schema["teammates_signature"] = pl.String
+    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def _refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Sessions are written by match_id: two rows sharing one would get one value for both."""
+    duplicates = con.sql(
+        "SELECT match_id, count(*) FROM match_stats WHERE match_id IS NOT NULL "
+        "GROUP BY match_id HAVING count(*) > 1 ORDER BY match_id LIMIT 3"
+    ).fetchall()
+    if duplicates:
+        examples = ", ".join(f"{match_id!r} x{count}" for match_id, count in duplicates)
+        raise PlayerFileError(
+            f"match_stats holds duplicate match_id rows ({examples}); remove the duplicates "
+            "(the sync should keep one row per match) and run again — nothing was written"
+        )
+
+
+def ensure_session_columns(con: duckdb.DuckDBPyConnection) -> bool:
+    """Add the session columns when missing (never retype: v4 files have a VARCHAR id).
+
+    Returns whether `session_id` holds text, which decides how ids are written.
+    """
+    con.execute("ALTER TABLE match_stats ADD COLUMN IF NOT EXISTS session_id INTEGER")
+    con.execute("ALTER TABLE match_stats ADD COLUMN IF NOT EXISTS session_label VARCHAR")
+    session_id_type = match_stats_columns(con)["session_id"].upper()
+    return session_id_type in {"VARCHAR", "TEXT", "STRING"}
+
+
+def write_session_values(
+    con: duckdb.DuckDBPyConnection, changes: pl.DataFrame, *, session_id_is_text: bool
+) -> None:
+    """One set-based UPDATE for every changed row (`match_id`, `session_id`, `session_label`)."""
+    if changes.is_empty():
+        return
+    new_id = "CAST(c.session_id AS VARCHAR)" if session_id_is_text else "c.session_id"
+    con.register(_CHANGES_VIEW, changes.select("match_id", "session_id", "session_label"))
+    try:
+        con.execute(
+            f"UPDATE match_stats SET session_id = {new_id}, session_label = c.session_label "
+            f"FROM {_CHANGES_VIEW} AS c WHERE match_stats.match_id = c.match_id"
+        )
+    finally:
+        con.unregister(_CHANGES_VIEW)
+
+
+def _has_parameters_table(con: duckdb.DuckDBPyConnection) -> bool:
+    [(count,)] = con.sql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+        "AND table_schema = current_schema()",
+        params=[PARAMETERS_TABLE],
+    ).fetchall()
+    return count > 0
+
+
+def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParameters | None:
+    """The parameters of the latest store that changed the file, if any."""
+    if not _has_parameters_table(con):
+        return None
+    rows = con.sql(
+        f"SELECT gap_minutes, friends_xuids, label_time_zone, stability_hours, stored_at "
+        f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    [(gap_minutes, friends_json, label_time_zone, stability_hours, stored_at)] = rows
+    return RecordedParameters(
+        params=SessionParameters(
+            gap_minutes=gap_minutes,
+            friends_xuids=frozenset(json.loads(friends_json)),
+            label_time_zone=label_time_zone,
+        ),
+        stability_hours=stability_hours,
+        stored_at=stored_at,
+    )
+
+
+def record_parameters(
+    con: duckdb.DuckDBPyConnection,
+    recorded: RecordedParameters,
+    *,
+    forced: bool,
+    include_recent: bool,
+    rows_written: int,
+) -> None:
+    """Append the parameters of this store; the newest row is the one readers replay."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PARAMETERS_TABLE} ("
+        "stored_at TIMESTAMP, gap_minutes INTEGER, friends_xuids VARCHAR, "
+        "label_time_zone VARCHAR, stability_hours DOUBLE, forced BOOLEAN, "
+        "include_recent BOOLEAN, rows_written BIGINT)"
+    )
+    params = recorded.params
+    con.execute(
+        f"INSERT INTO {PARAMETERS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            recorded.stored_at,
+            params.gap_minutes,
+            json.dumps(sorted(params.friends_xuids)),
+            params.label_time_zone,
+            recorded.stability_hours,
+            forced,
+            include_recent,
+            rows_written,
+        ],
+    )

@@ -1,0 +1,237 @@
+"""Freezing sessions into a player file: one transaction, set-based, only what changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from sessions_pipeline.planning import (
+    plan_store,
+    stability_cutoff,
+    utc_naive_now,
+)
+from sessions_pipeline.rules import (
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    compute_sessions,
+)
+from sessions_pipeline.sql import player_db
+from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
+from sessions_pipeline.sql.player_db import RecordedParameters, TimelineRead
+
+NO_SIGNATURE_WARNING = (
+    "match_stats has no teammates_signature column: sessions break on the time gap only"
+)
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """How a store may touch the file (the plan's backfill flags)."""
+
+    force: bool = False
+    include_recent: bool = False
+    dry_run: bool = False
+    stability_hours: float = DEFAULT_STABILITY_HOURS
+    now: datetime | None = None
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What a store did (or, dry, would do), in the counts a person checks."""
+
+    db_path: Path
+    dry_run: bool
+    params: SessionParameters
+    matches: int
+    null_start_times: int
+    null_match_ids: int
+    written: int
+    filled: int
+    relabelled: int
+    repaired: int
+    unchanged: int
+    left_recent: int
+    sessions: int
+    changes: pl.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        verb = "would write" if self.dry_run else "wrote"
+        return (
+            f"{self.matches} matches, {self.sessions} sessions stored: {verb} {self.written} "
+            f"({self.filled} new, {self.relabelled} relabelled, {self.repaired} repaired), "
+            f"{self.unchanged} unchanged, {self.left_recent} left recent"
+        )
+
+
+def store_sessions(
+    db_path: Path, params: SessionParameters, options: StoreOptions | None = None
+) -> StoreResult:
+    """Compute and write the sessions of one player file, all or nothing.
+
+    The timeline is read inside the write transaction, so matches the sync inserted a
+    moment ago are either fully taken into account or left for the next run.
+    """
+    options = options or StoreOptions()
+    now = utc_naive_now(options.now)
+    cutoff = None if options.include_recent else stability_cutoff(now, options.stability_hours)
+    with open_player_db(
+        db_path, read_only=options.dry_run, lock_timeout_seconds=options.lock_timeout_seconds
+    ) as con:
+        con.begin()
+        try:
+            timeline = player_db.read_timeline(con)
+            plan = plan_store(timeline.frame, params, cutoff=cutoff, force=options.force)
+            changes = plan.changes
+            recorded = player_db.read_recorded_parameters(con)
+            this_store = RecordedParameters(params, options.stability_hours, now)
+            if not options.dry_run:
+                _write(con, changes, this_store, recorded, options)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return _result(db_path, options, params, timeline, plan.rows, changes, plan.recent_rows)
+
+
+def _write(
+    con,
+    changes: pl.DataFrame,
+    this_store: RecordedParameters,
+    recorded: RecordedParameters | None,
+    options: StoreOptions,
+) -> None:
+    """Write the changed rows, and record the parameters when they produced something new."""
+    session_id_is_text = player_db.ensure_session_columns(con)
+    player_db.write_session_values(con, changes, session_id_is_text=session_id_is_text)
+    same_parameters = recorded is not None and (
+        recorded.params == this_store.params
+        and recorded.stability_hours == this_store.stability_hours
+    )
+    if len(changes) or not same_parameters:
+        player_db.record_parameters(
+            con,
+            this_store,
+            forced=options.force,
+            include_recent=options.include_recent,
+            rows_written=len(changes),
+        )
+
+
+def _result(
+    db_path: Path,
+    options: StoreOptions,
+    params: SessionParameters,
+    timeline: TimelineRead,
+    window_rows: pl.DataFrame,
+    changes: pl.DataFrame,
+    recent_rows: int,
+) -> StoreResult:
+    was_stored = pl.col("stored_session_id").is_not_null()
+    id_moved = pl.col("stored_session_id") != pl.col("session_id")
+    counts = changes.select(
+        filled=(~was_stored).sum(),
+        relabelled=(was_stored & ~id_moved).sum(),
+        repaired=(was_stored & id_moved).sum(),
+    ).row(0, named=True)
+    return StoreResult(
+        db_path=Path(db_path),
+        dry_run=options.dry_run,
+        params=params,
+        matches=len(timeline.frame),
+        null_start_times=timeline.null_start_times,
+        null_match_ids=timeline.null_match_ids,
+        written=len(changes),
+        unchanged=len(timeline.frame) - recent_rows - len(changes),
+        left_recent=recent_rows,
+        sessions=_sessions_after(timeline.frame, window_rows),
+        changes=changes.select(
+            "match_id",
+            "start_time",
+            pl.col("stored_session_id").alias("session_id_before"),
+            pl.col("stored_session_label").alias("session_label_before"),
+            pl.col("session_id").alias("session_id_after"),
+            pl.col("session_label").alias("session_label_after"),
+        ),
+        warnings=() if timeline.has_signatures else (NO_SIGNATURE_WARNING,),
+        **counts,
+    )
+
+
+def _sessions_after(timeline: pl.DataFrame, window_rows: pl.DataFrame) -> int:
+    """Distinct stored session ids once the store's writes are applied."""
+    before_window = timeline.head(len(timeline) - len(window_rows))["stored_session_id"]
+    in_window = window_rows.select(
+        pl.when("eligible").then("session_id").otherwise("stored_session_id")
+    ).to_series()
+    return pl.concat([before_window, in_window]).drop_nulls().n_unique()
+
+
+def read_timeline(
+    db_path: Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> TimelineRead:
+    """The player's matches with their stored values, read without blocking other readers."""
+    with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
+        return player_db.read_timeline(con)
+
+
+def read_recorded_parameters(
+    db_path: Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> RecordedParameters | None:
+    """The parameters of the latest store that changed this file."""
+    with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
+        return player_db.read_recorded_parameters(con)
+
+
+def find_drift(db_path: Path, *, now: datetime | None = None) -> pl.DataFrame:
+    """Stored rows of closed sessions that a recompute with the recorded parameters disputes.
+
+    A session still open (any of its matches recent) is left out: its label legitimately
+    lags until its new matches become stable and get stored.
+    """
+    with open_player_db(db_path, read_only=True) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        timeline = player_db.read_timeline(con).frame
+    if recorded is None:
+        return _drift_frame(
+            timeline.clear().with_columns(session_id=pl.lit(0), session_label=pl.lit(""))
+        )
+    cutoff = stability_cutoff(now, recorded.stability_hours)
+    sessions = compute_sessions(timeline, recorded.params)
+    closed = pl.col("start_time").max().over("session_id") <= cutoff
+    disputed = pl.col("stored_session_id").ne_missing(pl.col("session_id")) | pl.col(
+        "stored_session_label"
+    ).ne_missing(pl.col("session_label"))
+    return _drift_frame(
+        sessions.filter(closed & pl.col("stored_session_id").is_not_null() & disputed)
+    )
+
+
+def _drift_frame(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.select(
+        "match_id",
+        "start_time",
+        pl.col("stored_session_id"),
+        pl.col("stored_session_label"),
+        pl.col("session_id").alias("recomputed_session_id"),
+        pl.col("session_label").alias("recomputed_session_label"),
+    )
+
+
+def find_unstored_stable(
+    db_path: Path, *, now: datetime | None = None, stability_hours: float | None = None
+) -> pl.DataFrame:
+    """Stable matches still without a stored session (what the completeness check flags)."""
+    with open_player_db(db_path, read_only=True) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        timeline = player_db.read_timeline(con, with_signatures=False).frame
+    if stability_hours is None:
+        stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
+    cutoff = stability_cutoff(now, stability_hours)
+    return timeline.filter(
+        pl.col("stored_session_id").is_null() & (pl.col("start_time") <= cutoff)
+    ).select("match_id", "start_time")
