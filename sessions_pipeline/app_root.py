@@ -1,0 +1,265 @@
+"""The app root: where LevelUp keeps its profiles, player files and friends list.
+
+Everything is read from disk on each call, never cached: sensors ask again on every tick
+and must see a profile or a player folder as soon as it appears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessions_pipeline.errors import (
+    ConfigFileError,
+    PlayerNotFoundError,
+    SessionsPipelineError,
+    UnsafeGamertagError,
+)
+
+HOME_ENV_VAR = "SESSIONS_PIPELINE_HOME"
+PLAYER_DB_NAME = "stats.duckdb"
+
+# Path separators of every platform, and ':' which makes "C:x" a drive path on Windows.
+_FORBIDDEN_CHARACTERS = frozenset("/\\:")
+# Control characters (Cc) and line/paragraph separators: invisible in a UI, and refused
+# by Dagster in partition keys.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+def validate_gamertag(name: str) -> str:
+    """Return `name` if it can only ever name one folder directly under data/players/.
+
+    A gamertag becomes a path component, so anything that could climb out of the root or
+    point elsewhere (separators, ':', '.', '..', control characters, blank) is refused
+    before any file is opened. Dots inside a name ("a..b") are harmless and accepted.
+    """
+    if not isinstance(name, str):
+        raise UnsafeGamertagError(f"gamertag must be a string, got {type(name).__name__}")
+    if not name.strip():
+        raise UnsafeGamertagError(f"gamertag {name!r} is blank")
+    # Windows drops trailing dots and spaces from a folder name, so ".. " is ".." there.
+    if not name.strip(". "):
+        raise UnsafeGamertagError(f"gamertag {name!r} is a relative path, not a name")
+    bad = sorted(
+        {
+            ch
+            for ch in name
+            if ch in _FORBIDDEN_CHARACTERS or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
+        }
+    )
+    if bad:
+        shown = ", ".join(repr(ch) for ch in bad)
+        raise UnsafeGamertagError(
+            f"gamertag {name!r} contains {shown}: it could escape the app root as a path"
+        )
+    return name
+
+
+def read_json_document(path: Path) -> object | None:
+    """Parse a JSON file of the root, or None when it does not exist.
+
+    Accepts a UTF-8 BOM (Windows editors add one). Any other problem, including a key
+    written twice (JSON would silently keep the last), is a ConfigFileError naming the
+    file: a half-read config must never pass for an empty one.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileError(f"{path}: cannot be read ({error})") from error
+
+    def reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        document: dict[str, object] = {}
+        for key, value in pairs:
+            if key in document:
+                raise ConfigFileError(f"{path}: key {key!r} appears twice in the same object")
+            document[key] = value
+        return document
+
+    try:
+        return json.loads(text, object_pairs_hook=reject_duplicate_keys)
+    except json.JSONDecodeError as error:
+        raise ConfigFileError(
+            f"{path}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from error
+
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def describe_json_value(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages a config author reads."""
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class Player:
+    """A player of the root: its gamertag, its DB file and the xuid its profile gives."""
+
+    gamertag: str
+    db_path: Path
+    profile_xuid: str | None
+
+
+@dataclass(frozen=True)
+class AppRoot:
+    """A LevelUp app root (the repository itself is laid out as one)."""
+
+    path: Path
+
+    @classmethod
+    def from_env(cls) -> AppRoot:
+        """The root named by SESSIONS_PIPELINE_HOME, else the current directory.
+
+        Made absolute at once, so paths stay right if the working directory changes.
+        """
+        raw = os.environ.get(HOME_ENV_VAR, "").strip()
+        path = Path(raw).expanduser().absolute() if raw else Path.cwd()
+        if not path.is_dir():
+            raise SessionsPipelineError(f"{HOME_ENV_VAR}={raw!r}: {path} is not a directory")
+        return cls(path)
+
+    @property
+    def friends_file(self) -> Path:
+        return self.path / ".streamlit" / "friends_defaults.json"
+
+    @property
+    def profiles_file(self) -> Path:
+        return self.path / "db_profiles.json"
+
+    @property
+    def players_dir(self) -> Path:
+        return self.path / "data" / "players"
+
+    @property
+    def shared_matches_db(self) -> Path:
+        return self.path / "data" / "warehouse" / "shared_matches.duckdb"
+
+    def gamertags(self) -> list[str]:
+        """Every player of the root, sorted: profiles, and folders holding a stats.duckdb.
+
+        A profile whose file is missing is listed too, so `--all` can report it.
+        """
+        return self._known(self._profiles())
+
+    def player(self, gamertag: str) -> Player:
+        """The player named `gamertag`, whose DB file exists.
+
+        The name is matched exactly, else case-insensitively when that is unambiguous
+        (gamertags are case-insensitive on Xbox Live), and the player keeps the spelling
+        of its profile or folder.
+        """
+        name = validate_gamertag(gamertag)
+        profiles = self._profiles()
+        known = self._known(profiles)
+        if name not in known:
+            same = [g for g in known if g.casefold() == name.casefold()]
+            if len(same) == 1:
+                name = same[0]
+        player = self._locate(name, profiles)
+        if not player.db_path.is_file():
+            if name in profiles:
+                problem = f"its DB {player.db_path} (profile in {self.profiles_file}) is missing"
+            else:
+                problem = f"no profile in {self.profiles_file} and no {player.db_path}"
+            raise PlayerNotFoundError(f"player {name!r}: {problem}")
+        return player
+
+    def players(self) -> list[Player]:
+        """The players whose DB file exists now, sorted by gamertag.
+
+        The others (a profile pointing at a missing file) are left out: ask `player()`
+        for each of `gamertags()` to report them.
+        """
+        profiles = self._profiles()
+        located = (self._locate(name, profiles) for name in self._known(profiles))
+        return [player for player in located if player.db_path.is_file()]
+
+    def _known(self, profiles: dict[str, Player]) -> list[str]:
+        return sorted(profiles.keys() | set(self._folder_gamertags()))
+
+    def _locate(self, gamertag: str, profiles: dict[str, Player]) -> Player:
+        return profiles.get(gamertag) or Player(
+            gamertag, self.players_dir / gamertag / PLAYER_DB_NAME, None
+        )
+
+    def _folder_gamertags(self) -> list[str]:
+        """Folders of data/players/ holding a player file.
+
+        A folder whose name is not a safe gamertag is not a player: it could not be
+        addressed by name anyway, and Dagster refuses such partition keys.
+        """
+        if not self.players_dir.is_dir():
+            return []
+        names = []
+        for folder in self.players_dir.iterdir():
+            if not (folder / PLAYER_DB_NAME).is_file():
+                continue
+            try:
+                names.append(validate_gamertag(folder.name))
+            except UnsafeGamertagError:
+                continue
+        return names
+
+    def _profiles(self) -> dict[str, Player]:
+        """Players declared in db_profiles.json, validated as a whole."""
+        path = self.profiles_file
+        document = read_json_document(path)
+        if document is None:
+            return {}
+        if not isinstance(document, dict):
+            raise ConfigFileError(
+                f"{path}: expected an object with a 'profiles' object, got "
+                f"{describe_json_value(document)}"
+            )
+        profiles = document.get("profiles")
+        if not isinstance(profiles, dict):
+            found = (
+                "no 'profiles' key" if "profiles" not in document else describe_json_value(profiles)
+            )
+            raise ConfigFileError(f"{path}: 'profiles' must be an object, found {found}")
+        return {name: self._profile_player(name, profile) for name, profile in profiles.items()}
+
+    def _profile_player(self, name: str, profile: object) -> Player:
+        path = self.profiles_file
+        try:
+            validate_gamertag(name)
+        except UnsafeGamertagError as error:
+            raise ConfigFileError(f"{path}: profile key refused: {error}") from error
+        if not isinstance(profile, dict):
+            raise ConfigFileError(
+                f"{path}: profile {name!r} must be an object, got {describe_json_value(profile)}"
+            )
+        db_path = profile.get("db_path")
+        if db_path is None:
+            resolved = self.players_dir / name / PLAYER_DB_NAME
+        elif isinstance(db_path, str) and db_path.strip():
+            resolved = self.path / db_path.strip()
+        else:
+            raise ConfigFileError(
+                f"{path}: profile {name!r}: 'db_path' must be a non-empty string, got {db_path!r}"
+            )
+        return Player(name, resolved, _profile_xuid(path, name, profile.get("xuid")))
+
+
+def _profile_xuid(path: Path, name: str, xuid: object) -> str | None:
+    """A profile's xuid as digits; absent, null or "" mean "ask the player's DB"."""
+    if xuid is None or xuid == "":
+        return None
+    if isinstance(xuid, int) and not isinstance(xuid, bool) and xuid >= 0:
+        return str(xuid)
+    if isinstance(xuid, str) and xuid.strip().isascii() and xuid.strip().isdigit():
+        return xuid.strip()
+    raise ConfigFileError(f"{path}: profile {name!r}: 'xuid' must be digits, got {xuid!r}")

@@ -1,0 +1,184 @@
+"""The friends set of a player: who, joining or leaving, cuts a session.
+
+It comes from `.streamlit/friends_defaults.json` when the player has an entry there that
+resolves to someone, else from the player's two most frequent same-team teammates, else
+it is empty (sessions then break on any teammate change). What did not resolve is
+reported, never fatal; a malformed file is an error, never a silent fallback, because a
+fallback would quietly re-cut every stored session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+
+from sessions_pipeline.app_root import AppRoot, Player, describe_json_value, read_json_document
+from sessions_pipeline.errors import ConfigFileError
+from sessions_pipeline.sql import lookups
+from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
+
+TOP_TEAMMATES = 2
+INACTIVE_PREFIX = "~"
+
+
+class FriendsSource(StrEnum):
+    CONFIG = "config"
+    TOP2 = "top-2"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class FriendsResolution:
+    """The friends set of one player, with where it came from and what was skipped.
+
+    `gamertags` maps a resolved xuid to its gamertag when a table knows it (for display).
+    `unresolved` and `inactive` list the config items that did not count (trimmed, the
+    inactive ones without their `~`), in file order, even when the set fell back to top-2.
+    """
+
+    player_xuid: str | None
+    xuids: frozenset[str]
+    gamertags: dict[str, str]
+    source: FriendsSource
+    unresolved: tuple[str, ...]
+    inactive: tuple[str, ...]
+
+
+def load_friends_config(path: Path) -> dict[str, list[str]]:
+    """Read friends_defaults.json: player xuid -> gamertags or xuids ("~" = inactive).
+
+    A missing file means no entries. Anything else that is not exactly that shape is a
+    ConfigFileError naming the file and the offending key or item.
+    """
+    document = read_json_document(path)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigFileError(
+            f"{path}: expected an object mapping player xuids to lists of friends, "
+            f"got {describe_json_value(document)}"
+        )
+    config: dict[str, list[str]] = {}
+    for key, items in document.items():
+        if not _is_xuid(key):
+            raise ConfigFileError(
+                f"{path}: key {key!r} is not a player xuid (digits only); "
+                "entries are keyed by the player's xuid"
+            )
+        if not isinstance(items, list):
+            raise ConfigFileError(
+                f"{path}: entry {key!r} must be a list of gamertags or xuids, "
+                f"got {describe_json_value(items)} ({items!r})"
+            )
+        for position, item in enumerate(items, start=1):
+            if not isinstance(item, str):
+                raise ConfigFileError(
+                    f"{path}: entry {key!r}, item {position}: expected a gamertag or xuid "
+                    f"string, got {describe_json_value(item)} ({item!r})"
+                )
+            if not item.strip().removeprefix(INACTIVE_PREFIX).strip():
+                raise ConfigFileError(f"{path}: entry {key!r}, item {position} is blank ({item!r})")
+        config[key] = list(items)
+    return config
+
+
+def resolve_player_xuid(con: duckdb.DuckDBPyConnection, player: Player) -> str | None:
+    """The player's xuid: its profile's, else the `xuid_aliases` row of its gamertag."""
+    return player.profile_xuid or lookups.xuid_for_alias(con, player.gamertag)
+
+
+def resolve_friends(
+    root: AppRoot,
+    player: Player,
+    friends_config: Mapping[str, Sequence[str]] | None = None,
+    *,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> FriendsResolution:
+    """Resolve the player's friends set from its config entry, else its top-2 teammates.
+
+    `friends_config` lets a caller that resolves every player read the file once; by
+    default it is loaded from the root. Top-2 falls back, each time the previous source
+    yields nobody, from the player's `match_participants` to the root's shared warehouse,
+    then to `teammates_aggregate`. The player never counts as its own friend.
+    """
+    config = load_friends_config(root.friends_file) if friends_config is None else friends_config
+    with open_player_db(
+        player.db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+    ) as con:
+        player_xuid = resolve_player_xuid(con, player)
+        entry = config.get(player_xuid, ()) if player_xuid else ()
+        configured, unresolved, inactive = _resolve_items(con, entry, player_xuid)
+        if configured:
+            return FriendsResolution(
+                player_xuid=player_xuid,
+                xuids=configured,
+                gamertags=lookups.gamertags_of(con, configured),
+                source=FriendsSource.CONFIG,
+                unresolved=unresolved,
+                inactive=inactive,
+            )
+        top: list[str] = []
+        shared_names: dict[str, str] = {}
+        if player_xuid:
+            top = lookups.top_same_team_teammates(con, player_xuid, TOP_TEAMMATES)
+            if not top:
+                top, shared_names = _top_from_shared(root, player_xuid, lock_timeout_seconds)
+        if not top:
+            top = lookups.top_aggregate_teammates(con, player_xuid, TOP_TEAMMATES)
+        names = shared_names | lookups.gamertags_of(con, top)
+    return FriendsResolution(
+        player_xuid=player_xuid,
+        xuids=frozenset(top),
+        gamertags=names,
+        source=FriendsSource.TOP2 if top else FriendsSource.NONE,
+        unresolved=unresolved,
+        inactive=inactive,
+    )
+
+
+def _is_xuid(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _resolve_items(
+    con: duckdb.DuckDBPyConnection, items: Sequence[str], player_xuid: str | None
+) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """Resolved xuids, then unresolved and inactive items (deduplicated, in file order)."""
+    xuids: set[str] = set()
+    unresolved: dict[str, None] = {}
+    inactive: dict[str, None] = {}
+    for raw in items:
+        item = raw.strip()
+        if item.startswith(INACTIVE_PREFIX):
+            inactive[item.removeprefix(INACTIVE_PREFIX).strip()] = None
+            continue
+        xuid = _resolve_item(con, item)
+        if xuid is None:
+            unresolved[item] = None
+        elif xuid != player_xuid:
+            xuids.add(xuid)
+    return frozenset(xuids), tuple(unresolved), tuple(inactive)
+
+
+def _resolve_item(con: duckdb.DuckDBPyConnection, item: str) -> str | None:
+    """A xuid the file knows, else a gamertag (an all-digit name is tried as one too)."""
+    if _is_xuid(item) and lookups.is_known_xuid(con, item):
+        return item
+    return lookups.xuid_for_alias(con, item) or lookups.xuid_for_teammate_gamertag(con, item)
+
+
+def _top_from_shared(
+    root: AppRoot, player_xuid: str, lock_timeout_seconds: float
+) -> tuple[list[str], dict[str, str]]:
+    """Top-2 from the root's shared warehouse, with the names it knows; none if absent."""
+    if not root.shared_matches_db.is_file():
+        return [], {}
+    with open_player_db(
+        root.shared_matches_db, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+    ) as shared:
+        top = lookups.top_same_team_teammates(shared, player_xuid, TOP_TEAMMATES)
+        return top, lookups.gamertags_of(shared, top)

@@ -1,0 +1,171 @@
+"""Read-only lookups of players and teammates in a LevelUp file or the shared warehouse.
+
+Any of the tables read here may be missing from a given file (older LevelUp versions, a
+sync that never filled them), so every lookup checks the catalog first and answers
+"nothing" instead of failing. xuid columns are compared as text: the dashboard and
+`teammates_signature` carry xuids as strings, whatever type a file stored them as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import duckdb
+
+_COLUMNS_OF_TABLE = """
+SELECT lower(column_name)
+FROM information_schema.columns
+WHERE table_catalog = current_database()
+  AND table_schema = current_schema()
+  AND lower(table_name) = ?
+"""
+
+# Gamertags are case-insensitive on Xbox Live. When several rows match, the one spelled
+# exactly as asked wins, then the smallest xuid, so the answer never depends on row order.
+_XUID_BY_ALIAS = """
+SELECT CAST(xuid AS VARCHAR) AS xuid
+FROM xuid_aliases
+WHERE xuid IS NOT NULL AND lower(trim(gamertag)) = lower($1)
+ORDER BY trim(gamertag) = $1 DESC, xuid
+LIMIT 1
+"""
+
+_XUID_BY_TEAMMATE_GAMERTAG = """
+SELECT CAST(teammate_xuid AS VARCHAR) AS xuid
+FROM teammates_aggregate
+WHERE teammate_xuid IS NOT NULL AND lower(trim(teammate_gamertag)) = lower($1)
+ORDER BY trim(teammate_gamertag) = $1 DESC, xuid
+LIMIT 1
+"""
+
+_KNOWN_XUID_CHECKS = {
+    ("xuid_aliases", "xuid"): (
+        "EXISTS (SELECT 1 FROM xuid_aliases WHERE CAST(xuid AS VARCHAR) = $1)"
+    ),
+    ("match_participants", "xuid"): (
+        "EXISTS (SELECT 1 FROM match_participants WHERE CAST(xuid AS VARCHAR) = $1)"
+    ),
+    ("teammates_aggregate", "teammate_xuid"): (
+        "EXISTS (SELECT 1 FROM teammates_aggregate WHERE CAST(teammate_xuid AS VARCHAR) = $1)"
+    ),
+    ("match_stats", "teammates_signature"): (
+        "EXISTS (SELECT 1 FROM match_stats, "
+        "unnest(string_split(teammates_signature, ',')) AS signature(member) "
+        "WHERE trim(member) = $1)"
+    ),
+}
+
+_GAMERTAGS_BY_ALIAS = """
+SELECT CAST(xuid AS VARCHAR) AS xuid, min(trim(gamertag)) AS gamertag
+FROM xuid_aliases
+WHERE CAST(xuid AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
+  AND nullif(trim(gamertag), '') IS NOT NULL
+GROUP BY 1
+"""
+
+_GAMERTAGS_BY_TEAMMATE = """
+SELECT CAST(teammate_xuid AS VARCHAR) AS xuid, min(trim(teammate_gamertag)) AS gamertag
+FROM teammates_aggregate
+WHERE CAST(teammate_xuid AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
+  AND nullif(trim(teammate_gamertag), '') IS NOT NULL
+GROUP BY 1
+"""
+
+# Same-team teammates of the player: one count per distinct match in which the teammate
+# shared the player's team_id (NULL team ids never match). Ties: smallest xuid first.
+_TOP_SAME_TEAM_TEAMMATES = """
+SELECT CAST(mate.xuid AS VARCHAR) AS xuid, count(DISTINCT mate.match_id) AS matches
+FROM match_participants AS me
+JOIN match_participants AS mate
+  ON mate.match_id = me.match_id AND mate.team_id = me.team_id
+WHERE CAST(me.xuid AS VARCHAR) = $1
+  AND CAST(mate.xuid AS VARCHAR) <> $1
+GROUP BY 1
+ORDER BY matches DESC, xuid
+LIMIT $2
+"""
+
+# Teammates never seen on the player's team (count 0 or NULL) are not candidates.
+_TOP_AGGREGATE_TEAMMATES = """
+SELECT CAST(teammate_xuid AS VARCHAR) AS xuid, max(same_team_count) AS matches
+FROM teammates_aggregate
+WHERE teammate_xuid IS NOT NULL
+  AND same_team_count > 0
+  AND CAST(teammate_xuid AS VARCHAR) IS DISTINCT FROM $1
+GROUP BY 1
+ORDER BY matches DESC, xuid
+LIMIT $2
+"""
+
+
+def _has_columns(con: duckdb.DuckDBPyConnection, table: str, *columns: str) -> bool:
+    """True when `table` exists (table or view) with every column a lookup reads."""
+    present = {row[0] for row in con.sql(_COLUMNS_OF_TABLE, params=[table]).fetchall()}
+    return bool(present) and present.issuperset(columns)
+
+
+def _first_value(con: duckdb.DuckDBPyConnection, query: str, params: list[object]) -> str | None:
+    rows = con.sql(query, params=params).fetchall()
+    return rows[0][0] if rows else None
+
+
+def xuid_for_alias(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
+    """The xuid `xuid_aliases` gives this gamertag (case-insensitive), if any."""
+    if not _has_columns(con, "xuid_aliases", "xuid", "gamertag"):
+        return None
+    return _first_value(con, _XUID_BY_ALIAS, [gamertag])
+
+
+def xuid_for_teammate_gamertag(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
+    """The xuid `teammates_aggregate` gives this gamertag (case-insensitive), if any."""
+    if not _has_columns(con, "teammates_aggregate", "teammate_xuid", "teammate_gamertag"):
+        return None
+    return _first_value(con, _XUID_BY_TEAMMATE_GAMERTAG, [gamertag])
+
+
+def is_known_xuid(con: duckdb.DuckDBPyConnection, xuid: str) -> bool:
+    """Whether the file has ever seen this xuid: as an alias, a participant, an aggregated
+    teammate or a member of a `teammates_signature` (the column sessions are cut on)."""
+    checks = [
+        check
+        for (table, column), check in _KNOWN_XUID_CHECKS.items()
+        if _has_columns(con, table, column)
+    ]
+    if not checks:
+        return False
+    return bool(_first_value(con, "SELECT " + " OR ".join(checks), [xuid]))
+
+
+def gamertags_of(con: duckdb.DuckDBPyConnection, xuids: Collection[str]) -> dict[str, str]:
+    """Display names of these xuids: `xuid_aliases` first, then `teammates_aggregate`."""
+    names: dict[str, str] = {}
+    sources = (
+        (("xuid_aliases", "xuid", "gamertag"), _GAMERTAGS_BY_ALIAS),
+        (("teammates_aggregate", "teammate_xuid", "teammate_gamertag"), _GAMERTAGS_BY_TEAMMATE),
+    )
+    for (table, *columns), query in sources:
+        missing = sorted(set(xuids) - names.keys())
+        if not missing or not _has_columns(con, table, *columns):
+            continue
+        names.update(dict(con.sql(query, params=[missing]).fetchall()))
+    return names
+
+
+def top_same_team_teammates(
+    con: duckdb.DuckDBPyConnection, player_xuid: str, limit: int
+) -> list[str]:
+    """The player's most frequent same-team teammates according to `match_participants`."""
+    if not _has_columns(con, "match_participants", "match_id", "xuid", "team_id"):
+        return []
+    rows = con.sql(_TOP_SAME_TEAM_TEAMMATES, params=[player_xuid, limit]).fetchall()
+    return [xuid for xuid, _ in rows]
+
+
+def top_aggregate_teammates(
+    con: duckdb.DuckDBPyConnection, player_xuid: str | None, limit: int
+) -> list[str]:
+    """The most frequent same-team teammates according to `teammates_aggregate`."""
+    if not _has_columns(con, "teammates_aggregate", "teammate_xuid", "same_team_count"):
+        return []
+    rows = con.sql(_TOP_AGGREGATE_TEAMMATES, params=[player_xuid, limit]).fetchall()
+    return [xuid for xuid, _ in rows]
