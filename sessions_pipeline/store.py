@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import (
@@ -84,6 +85,7 @@ def store_sessions(
     ) as con:
         con.begin()
         try:
+            player_db.refuse_duplicate_match_ids(con)
             timeline = player_db.read_timeline(con)
             plan = plan_store(timeline.frame, params, cutoff=cutoff, force=options.force)
             changes = plan.changes
@@ -99,7 +101,7 @@ def store_sessions(
 
 
 def _write(
-    con,
+    con: duckdb.DuckDBPyConnection,
     changes: pl.DataFrame,
     this_store: RecordedParameters,
     recorded: RecordedParameters | None,
@@ -197,9 +199,7 @@ def find_drift(db_path: Path, *, now: datetime | None = None) -> pl.DataFrame:
         recorded = player_db.read_recorded_parameters(con)
         timeline = player_db.read_timeline(con).frame
     if recorded is None:
-        return _drift_frame(
-            timeline.clear().with_columns(session_id=pl.lit(0), session_label=pl.lit(""))
-        )
+        return _drift_frame(compute_sessions(timeline.clear(), SessionParameters()))
     cutoff = stability_cutoff(now, recorded.stability_hours)
     sessions = compute_sessions(timeline, recorded.params)
     closed = pl.col("start_time").max().over("session_id") <= cutoff

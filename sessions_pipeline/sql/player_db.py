@@ -81,7 +81,6 @@ def read_timeline(
     reader only pays for the signatures of the window it recomputes.
     """
     columns = match_stats_columns(con)
-    _refuse_duplicate_match_ids(con)
     start = _utc_start_time(columns)
     has_signatures = "teammates_signature" in columns
     signature = "CAST(teammates_signature AS VARCHAR)" if has_signatures else "NULL"
@@ -127,7 +126,7 @@ def _typed(frame: pl.DataFrame, with_signatures: bool) -> pl.DataFrame:
     return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
-def _refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
+def refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
     """Sessions are written by match_id: two rows sharing one would get one value for both."""
     duplicates = con.sql(
         "SELECT match_id, count(*) FROM match_stats WHERE match_id IS NOT NULL "
