@@ -1,0 +1,257 @@
+"""The tables of a LevelUp v4 player file, as the dashboard's sync creates them.
+
+The pipeline never creates these tables in a real player file: the demo and the tests do,
+so that what they exercise is shaped like what users have on disk (a primary key or not,
+a VARCHAR `session_id`, or a sync-created `match_stats` with no session columns at all).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from itertools import count
+from typing import Literal
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+SchemaKind = Literal["v4", "sync"]
+
+MATCH_STATS_V4_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("match_id", "VARCHAR"),
+    ("start_time", "TIMESTAMP"),
+    ("end_time", "TIMESTAMP"),
+    ("playlist_id", "VARCHAR"),
+    ("playlist_name", "VARCHAR"),
+    ("map_id", "VARCHAR"),
+    ("map_name", "VARCHAR"),
+    ("game_variant_name", "VARCHAR"),
+    ("mode_category", "VARCHAR"),
+    ("is_ranked", "BOOLEAN"),
+    ("outcome", "INTEGER"),
+    ("team_id", "INTEGER"),
+    ("rank", "INTEGER"),
+    ("kills", "INTEGER"),
+    ("deaths", "INTEGER"),
+    ("assists", "INTEGER"),
+    ("kda", "DOUBLE"),
+    ("accuracy", "DOUBLE"),
+    ("headshot_kills", "INTEGER"),
+    ("max_killing_spree", "INTEGER"),
+    ("medal_count", "INTEGER"),
+    ("personal_score", "INTEGER"),
+    ("damage_dealt", "DOUBLE"),
+    ("damage_taken", "DOUBLE"),
+    ("shots_fired", "INTEGER"),
+    ("shots_hit", "INTEGER"),
+    ("time_played_seconds", "DOUBLE"),
+    ("avg_life_seconds", "DOUBLE"),
+    ("my_team_score", "INTEGER"),
+    ("enemy_team_score", "INTEGER"),
+    ("team_mmr", "DOUBLE"),
+    ("enemy_mmr", "DOUBLE"),
+    ("teammates_signature", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("session_label", "VARCHAR"),
+    ("updated_at", "TIMESTAMP"),
+)
+"""`match_stats` of LevelUp v4; `outcome` uses the Halo API codes (1 tie, 2 win, 3 loss, 4 left)."""
+
+SYNC_MATCH_STATS_COLUMN_NAMES: tuple[str, ...] = (
+    "match_id",
+    "start_time",
+    "playlist_name",
+    "map_name",
+    "game_variant_name",
+    "outcome",
+    "team_id",
+    "kills",
+    "deaths",
+    "assists",
+    "accuracy",
+    "time_played_seconds",
+    "teammates_signature",
+)
+"""The `match_stats` a fresh sync creates before any migration: no session columns."""
+
+XUID_ALIASES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("xuid", "VARCHAR"),
+    ("gamertag", "VARCHAR"),
+    ("last_seen", "TIMESTAMP"),
+    ("source", "VARCHAR"),
+    ("updated_at", "TIMESTAMP"),
+)
+
+MATCH_PARTICIPANTS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("match_id", "VARCHAR"),
+    ("xuid", "VARCHAR"),
+    ("gamertag", "VARCHAR"),
+    ("team_id", "INTEGER"),
+    ("outcome", "INTEGER"),
+    ("rank", "INTEGER"),
+    ("kills", "INTEGER"),
+    ("deaths", "INTEGER"),
+    ("assists", "INTEGER"),
+    ("personal_score", "INTEGER"),
+)
+
+TEAMMATES_AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("teammate_xuid", "VARCHAR"),
+    ("teammate_gamertag", "VARCHAR"),
+    ("matches_together", "INTEGER"),
+    ("same_team_count", "INTEGER"),
+    ("opposite_team_count", "INTEGER"),
+    ("wins_together", "INTEGER"),
+    ("losses_together", "INTEGER"),
+    ("first_played", "TIMESTAMP"),
+    ("last_played", "TIMESTAMP"),
+    ("computed_at", "TIMESTAMP"),
+)
+
+_SQL_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\d+(, *\d+)?\))?$")
+_view_numbers = count()
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a table or column name, so any name a file may hold is safe in a statement."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def match_stats_columns(schema: SchemaKind = "v4") -> tuple[tuple[str, str], ...]:
+    """Columns (name, SQL type) of `match_stats` for a v4 or a sync-created file."""
+    if schema == "v4":
+        return MATCH_STATS_V4_COLUMNS
+    if schema == "sync":
+        types = dict(MATCH_STATS_V4_COLUMNS)
+        return tuple((name, types[name]) for name in SYNC_MATCH_STATS_COLUMN_NAMES)
+    raise ValueError(f"unknown match_stats schema {schema!r}; expected 'v4' or 'sync'")
+
+
+def _create_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    primary_key: Sequence[str],
+) -> None:
+    for name, sql_type in columns:
+        if not _SQL_TYPE.match(sql_type):
+            raise ValueError(f"column {name!r} of {table}: {sql_type!r} is not a SQL type name")
+    parts = [f"{quote_identifier(name)} {sql_type}" for name, sql_type in columns]
+    if primary_key:
+        parts.append(f"PRIMARY KEY ({', '.join(map(quote_identifier, primary_key))})")
+    con.execute(f"CREATE TABLE {quote_identifier(table)} ({', '.join(parts)})")
+
+
+def create_match_stats(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    schema: SchemaKind = "v4",
+    primary_key: bool = True,
+    column_types: Mapping[str, str] | None = None,
+    extra_columns: Mapping[str, str] | None = None,
+) -> None:
+    """Create `match_stats`.
+
+    LevelUp's sync declares `match_id` the primary key, but older or hand-made files may
+    not; `column_types` retypes a column (e.g. `start_time` as TIMESTAMPTZ, `session_id`
+    as INTEGER) and `extra_columns` adds some, so tests can build every variant seen.
+    """
+    columns = dict(match_stats_columns(schema))
+    unknown = set(column_types or {}) - set(columns)
+    if unknown:
+        raise ValueError(f"cannot retype columns absent from match_stats: {sorted(unknown)}")
+    columns.update(column_types or {})
+    clashing = set(extra_columns or {}) & set(columns)
+    if clashing:
+        raise ValueError(f"extra columns already in match_stats: {sorted(clashing)}")
+    columns.update(extra_columns or {})
+    _create_table(con, "match_stats", list(columns.items()), ["match_id"] if primary_key else [])
+
+
+def create_xuid_aliases(con: duckdb.DuckDBPyConnection, *, primary_key: bool = True) -> None:
+    """Create `xuid_aliases`, the xuid -> gamertag map the dashboard resolves names with."""
+    _create_table(con, "xuid_aliases", XUID_ALIASES_COLUMNS, ["xuid"] if primary_key else [])
+
+
+def create_match_participants(con: duckdb.DuckDBPyConnection, *, primary_key: bool = True) -> None:
+    """Create `match_participants`: every player of every match, with their team."""
+    _create_table(
+        con,
+        "match_participants",
+        MATCH_PARTICIPANTS_COLUMNS,
+        ["match_id", "xuid"] if primary_key else [],
+    )
+
+
+def create_teammates_aggregate(con: duckdb.DuckDBPyConnection, *, primary_key: bool = True) -> None:
+    """Create `teammates_aggregate`: per other player, how often the owner met them."""
+    _create_table(
+        con,
+        "teammates_aggregate",
+        TEAMMATES_AGGREGATE_COLUMNS,
+        ["teammate_xuid"] if primary_key else [],
+    )
+
+
+def create_v4_player_tables(con: duckdb.DuckDBPyConnection, *, primary_key: bool = True) -> None:
+    """Create the four tables a LevelUp v4 player file holds."""
+    create_match_stats(con, schema="v4", primary_key=primary_key)
+    create_xuid_aliases(con, primary_key=primary_key)
+    create_match_participants(con, primary_key=primary_key)
+    create_teammates_aggregate(con, primary_key=primary_key)
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    described = con.sql(f"DESCRIBE {quote_identifier(table)}").fetchall()
+    return {row[0]: row[1] for row in described}
+
+
+def _align_time_zones(frame: pl.DataFrame, target_types: Mapping[str, str]) -> pl.DataFrame:
+    """Make each datetime column carry the zone its target column expects.
+
+    DuckDB casts between TIMESTAMP and TIMESTAMPTZ through the connection's TimeZone, which
+    would shift instants on a machine not set to UTC; a naive time is UTC in LevelUp.
+    """
+    fixes = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime) or name not in target_types:
+            continue
+        target_is_aware = target_types[name] == "TIMESTAMP WITH TIME ZONE"
+        if dtype.time_zone is not None and not target_is_aware:
+            fixes.append(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+        elif dtype.time_zone is None and target_is_aware:
+            fixes.append(pl.col(name).dt.replace_time_zone("UTC"))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | pa.Table) -> int:
+    """Insert a frame's rows in one INSERT ... SELECT, matching columns by name.
+
+    Set-based so thousands of matches load in one statement; columns the frame lacks take
+    their default (NULL). Returns the number of rows inserted.
+    """
+    if isinstance(frame, pa.Table):
+        frame = pl.from_arrow(frame)
+    target_types = _column_types(con, table)
+    unknown = [name for name in frame.columns if name not in target_types]
+    if unknown:
+        raise ValueError(f"{table} has no columns {unknown}")
+    frame = _align_time_zones(frame, target_types)
+    view = f"levelup_frame_{next(_view_numbers)}"
+    con.register(view, frame)
+    try:
+        con.execute(f"INSERT INTO {quote_identifier(table)} BY NAME SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+    return frame.height
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection, table: str, *, order_by: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Every row of a table, in a stable order when `order_by` names columns."""
+    query = f"SELECT * FROM {quote_identifier(table)}"
+    if order_by:
+        query += f" ORDER BY {', '.join(map(quote_identifier, order_by))}"
+    return con.sql(query).pl()

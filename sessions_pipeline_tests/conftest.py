@@ -1,0 +1,27 @@
+"""Shared fixtures: a demo root is built once per test session, then copied per test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sessions_pipeline.demo import build_demo_root
+from sessions_pipeline_tests.levelup_files import DEMO_NOW
+
+
+@pytest.fixture(scope="session")
+def demo_root_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo root at DEMO_NOW, seed 7; never modify it, use `demo_root`."""
+    root = tmp_path_factory.mktemp("demo_template")
+    build_demo_root(root, now=DEMO_NOW)
+    return root
+
+
+@pytest.fixture
+def demo_root(demo_root_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo root, which the test may change freely."""
+    root = tmp_path / "root"
+    shutil.copytree(demo_root_template, root)
+    return root
