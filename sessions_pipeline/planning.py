@@ -61,7 +61,7 @@ def recompute_window(stored_session_id: pl.Series, trusted: pl.Series) -> Window
 
 @dataclass(frozen=True)
 class StorePlan:
-    """Recomputed rows of the window, each flagged eligible (may be written) and changed."""
+    """Recomputed rows of the window, flagged eligible (stable, or recent allowed) and changed."""
 
     rows: pl.DataFrame
     eligible_rows: int
@@ -79,11 +79,13 @@ def plan_store(
     cutoff: datetime | None,
     force: bool,
 ) -> StorePlan:
-    """What a store writes: eligible rows of the window whose stored values are not right.
+    """What a store writes: rows of the window whose stored values are not right.
 
     `timeline` is ordered, with `stored_session_id` / `stored_session_label`; `cutoff`
     None means recent matches are eligible too. Default mode recomputes from the first
-    eligible row still NULL; `force` recomputes everything.
+    eligible row still NULL; `force` recomputes everything. In the window, eligible rows
+    are written, and so are recent rows that already hold a value (an earlier
+    `include_recent` store): left alone, they would keep ids the recompute moved.
     """
     if cutoff is None:
         eligible = pl.repeat(True, len(timeline), eager=True)
@@ -103,7 +105,7 @@ def plan_store(
     tail = timeline.slice(window.start).with_columns(eligible=eligible.slice(window.start))
     rows = compute_sessions(tail, params, first_session_id=window.first_session_id)
     rows = rows.with_columns(
-        changed=pl.col("eligible")
+        changed=(pl.col("eligible") | pl.col("stored_session_id").is_not_null())
         & (
             pl.col("session_id").ne_missing(pl.col("stored_session_id"))
             | pl.col("session_label").ne_missing(pl.col("stored_session_label"))

@@ -34,7 +34,8 @@ def load_sessions(
     Parameters not given are those recorded by the last store (else the defaults), so the
     computed tail numbers on from the stored sessions exactly as a store would. Only the
     tail from the start of the last stored session is recomputed, never the whole history.
-    `is_stored` is true where the value is frozen in the file (stored and stable).
+    `is_stored` is true where the value shown is the one frozen in the file (stored, stable,
+    and not moved by a late match the next store will repair).
     """
     with open_player_db(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
@@ -68,7 +69,9 @@ def load_sessions(
                 "start_time",
                 "session_id",
                 "session_label",
-                is_stored=is_stored.slice(window.start),
+                is_stored=pl.lit(is_stored.slice(window.start))
+                & pl.col("session_id").eq_missing(pl.col("stored_session_id"))
+                & pl.col("session_label").eq_missing(pl.col("stored_session_label")),
             ),
         ]
     )

@@ -85,8 +85,8 @@ def store_sessions(
     ) as con:
         con.begin()
         try:
-            player_db.refuse_duplicate_match_ids(con)
             timeline = player_db.read_timeline(con)
+            player_db.refuse_duplicate_match_ids(con)
             plan = plan_store(timeline.frame, params, cutoff=cutoff, force=options.force)
             changes = plan.changes
             recorded = player_db.read_recorded_parameters(con)
@@ -148,7 +148,7 @@ def _result(
         null_start_times=timeline.null_start_times,
         null_match_ids=timeline.null_match_ids,
         written=len(changes),
-        unchanged=len(timeline.frame) - recent_rows - len(changes),
+        unchanged=len(timeline.frame) - recent_rows - int(changes["eligible"].sum()),
         left_recent=recent_rows,
         sessions=_sessions_after(timeline.frame, window_rows),
         changes=changes.select(
@@ -168,7 +168,7 @@ def _sessions_after(timeline: pl.DataFrame, window_rows: pl.DataFrame) -> int:
     """Distinct stored session ids once the store's writes are applied."""
     before_window = timeline.head(len(timeline) - len(window_rows))["stored_session_id"]
     in_window = window_rows.select(
-        pl.when("eligible").then("session_id").otherwise("stored_session_id")
+        pl.when("changed").then("session_id").otherwise("stored_session_id")
     ).to_series()
     return pl.concat([before_window, in_window]).drop_nulls().n_unique()
 
