@@ -1,0 +1,241 @@
+"""The four assets of a player's sessions, each a thin call into the core library.
+
+`friends_xuids` -> `match_timeline` -> `computed_sessions` -> `stored_sessions`, one
+partition per player. The assets orchestrate and describe; the rules, the reads and the
+writes live in the core modules, so the CLI, the tests and the UI all run the same code.
+The metadata is what a person reads in the UI to understand a run without the file.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+
+from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.friends import FriendsResolution, resolve_friends
+from sessions_pipeline.planning import stability_cutoff
+from sessions_pipeline.rules import (
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    compute_sessions,
+    summarize_sessions,
+)
+from sessions_pipeline.run_config import (
+    ComputedSessionsConfig,
+    StoredSessionsConfig,
+    validated_config_schema,
+)
+from sessions_pipeline.sql.player_db import TimelineRead
+from sessions_pipeline.store import StoreOptions, StoreResult, read_timeline, store_sessions
+
+GROUP_NAME = "sessions"
+LATEST_SESSIONS_SHOWN = 10
+CHANGES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class ComputedSessions:
+    """The sessions of a player's timeline and the parameters that cut them.
+
+    The store re-reads the file inside its own transaction and recomputes there (that read
+    is the authoritative one); it takes `params` from here so both use the same values.
+    """
+
+    params: SessionParameters
+    sessions: pl.DataFrame
+
+
+def build_session_assets(
+    root: AppRoot, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The four assets over `root`, partitioned by `partitions_def` (its gamertags)."""
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        group_name=GROUP_NAME,
+        kinds={"duckdb"},
+        description="The player's friends set: who, joining or leaving, starts a new session.",
+    )
+    def friends_xuids(context: dg.AssetExecutionContext) -> dg.Output[FriendsResolution]:
+        player = root.player(context.partition_key)
+        resolution = resolve_friends(root, player)
+        return dg.Output(resolution, metadata=_friends_metadata(resolution))
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        group_name=GROUP_NAME,
+        kinds={"duckdb"},
+        deps=[friends_xuids],
+        description="The player's matches in (start_time, match_id) order, with stored values.",
+    )
+    def match_timeline(context: dg.AssetExecutionContext) -> dg.Output[TimelineRead]:
+        timeline = read_timeline(root.player(context.partition_key).db_path)
+        return dg.Output(timeline, metadata=_timeline_metadata(timeline))
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        group_name=GROUP_NAME,
+        kinds={"polars"},
+        config_schema=validated_config_schema(ComputedSessionsConfig),
+        description="Every match's session and why each session started (nothing written).",
+    )
+    def computed_sessions(
+        context: dg.AssetExecutionContext,
+        friends_xuids: FriendsResolution,
+        match_timeline: TimelineRead,
+    ) -> dg.Output[ComputedSessions]:
+        config = ComputedSessionsConfig(**context.op_execution_context.op_config)
+        params = SessionParameters(
+            gap_minutes=config.gap_minutes, friends_xuids=friends_xuids.xuids
+        )
+        computed = ComputedSessions(params, compute_sessions(match_timeline.frame, params))
+        return dg.Output(computed, metadata=_sessions_metadata(computed))
+
+    @dg.asset(
+        partitions_def=partitions_def,
+        group_name=GROUP_NAME,
+        kinds={"duckdb"},
+        config_schema=validated_config_schema(StoredSessionsConfig),
+        output_required=False,
+        description="session_id and session_label frozen into the player's match_stats. "
+        "A dry run records an observation, not a materialization: the file did not change.",
+    )
+    def stored_sessions(
+        context: dg.AssetExecutionContext, computed_sessions: ComputedSessions
+    ) -> Iterator[dg.MaterializeResult]:
+        config = StoredSessionsConfig(**context.op_execution_context.op_config)
+        options = StoreOptions(
+            force=config.force, include_recent=config.include_recent, dry_run=config.dry_run
+        )
+        player = root.player(context.partition_key)
+        result = store_sessions(player.db_path, computed_sessions.params, options)
+        for warning in result.warnings:
+            context.log.warning(warning)
+        context.log.info(result.summary())
+        if result.dry_run:
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=context.asset_key,
+                    partition=context.partition_key,
+                    metadata=_store_metadata(result, options),
+                )
+            )
+            return
+        yield dg.MaterializeResult(metadata=_store_metadata(result, options))
+
+    return [friends_xuids, match_timeline, computed_sessions, stored_sessions]
+
+
+def _friends_metadata(resolution: FriendsResolution) -> dict[str, dg.MetadataValue]:
+    friends = pl.DataFrame(
+        {
+            "xuid": sorted(resolution.xuids),
+            "gamertag": [resolution.gamertags.get(x, "?") for x in sorted(resolution.xuids)],
+        },
+        schema={"xuid": pl.String, "gamertag": pl.String},
+    )
+    return {
+        "source": dg.MetadataValue.text(str(resolution.source)),
+        "player_xuid": dg.MetadataValue.text(resolution.player_xuid or "unknown"),
+        "friends_count": dg.MetadataValue.int(len(resolution.xuids)),
+        "friends": dg.MetadataValue.md(markdown_table(friends)),
+        "unresolved": dg.MetadataValue.text(_listing(resolution.unresolved)),
+        "inactive_skipped": dg.MetadataValue.text(_listing(resolution.inactive)),
+    }
+
+
+def _timeline_metadata(timeline: TimelineRead) -> dict[str, dg.MetadataValue]:
+    frame = timeline.frame
+    stable = int((frame["start_time"] <= stability_cutoff(None, DEFAULT_STABILITY_HOURS)).sum())
+    metadata = {
+        "matches": dg.MetadataValue.int(len(frame)),
+        "null_start_times": dg.MetadataValue.int(timeline.null_start_times),
+        "null_match_ids": dg.MetadataValue.int(timeline.null_match_ids),
+        "stable": dg.MetadataValue.int(stable),
+        "recent": dg.MetadataValue.int(len(frame) - stable),
+        "already_stored": dg.MetadataValue.int(int(frame["stored_session_id"].is_not_null().sum())),
+        "first_start": dg.MetadataValue.text(_when(frame["start_time"].min())),
+        "last_start": dg.MetadataValue.text(_when(frame["start_time"].max())),
+    }
+    if not timeline.has_signatures:
+        metadata["warning"] = dg.MetadataValue.text("no teammates_signature: gap-only sessions")
+    return metadata
+
+
+def _sessions_metadata(computed: ComputedSessions) -> dict[str, dg.MetadataValue]:
+    sessions = computed.sessions
+    reasons = (
+        sessions.filter(pl.col("break_reason").is_not_null())
+        .group_by("break_reason")
+        .len("sessions")
+        .sort("sessions", "break_reason", descending=[True, False])
+    )
+    latest = summarize_sessions(sessions).select(
+        "session_id", "session_label", "matches", "break_reason"
+    )
+    return {
+        "sessions": dg.MetadataValue.int(len(latest)),
+        "matches": dg.MetadataValue.int(len(sessions)),
+        "gap_minutes": dg.MetadataValue.int(computed.params.gap_minutes),
+        "friends_count": dg.MetadataValue.int(len(computed.params.friends_xuids)),
+        "label_time_zone": dg.MetadataValue.text(computed.params.label_time_zone),
+        "break_reasons": dg.MetadataValue.md(markdown_table(reasons)),
+        "latest_sessions": dg.MetadataValue.md(markdown_table(latest, limit=LATEST_SESSIONS_SHOWN)),
+    }
+
+
+def _store_metadata(result: StoreResult, options: StoreOptions) -> dict[str, dg.MetadataValue]:
+    metadata = {
+        "summary": dg.MetadataValue.text(result.summary()),
+        "dry_run": dg.MetadataValue.bool(result.dry_run),
+        "force": dg.MetadataValue.bool(options.force),
+        "include_recent": dg.MetadataValue.bool(options.include_recent),
+        "written": dg.MetadataValue.int(result.written),
+        "filled": dg.MetadataValue.int(result.filled),
+        "relabelled": dg.MetadataValue.int(result.relabelled),
+        "repaired": dg.MetadataValue.int(result.repaired),
+        "unchanged": dg.MetadataValue.int(result.unchanged),
+        "left_recent": dg.MetadataValue.int(result.left_recent),
+        "sessions_stored": dg.MetadataValue.int(result.sessions),
+        "matches": dg.MetadataValue.int(result.matches),
+        "null_start_times": dg.MetadataValue.int(result.null_start_times),
+        "db_path": dg.MetadataValue.path(str(result.db_path)),
+    }
+    if result.warnings:
+        metadata["warnings"] = dg.MetadataValue.text(_listing(result.warnings))
+    title = "would_change" if result.dry_run else "changed"
+    metadata[title] = dg.MetadataValue.md(markdown_table(result.changes, limit=CHANGES_SHOWN))
+    return metadata
+
+
+def markdown_table(frame: pl.DataFrame, *, limit: int | None = None) -> str:
+    """A frame as a Markdown table (the UI renders it), cut to `limit` rows with a note."""
+    if frame.is_empty():
+        return "_none_"
+    shown = frame if limit is None else frame.head(limit)
+    lines = [
+        "| " + " | ".join(shown.columns) + " |",
+        "|" + "---|" * len(shown.columns),
+        *("| " + " | ".join(_cell(value) for value in row) + " |" for row in shown.iter_rows()),
+    ]
+    if len(frame) > len(shown):
+        lines.append(f"\n…and {len(frame) - len(shown)} more")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return _when(value)
+    return str(value).replace("|", "\\|")
+
+
+def _when(instant: object) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M UTC") if isinstance(instant, datetime) else "—"
+
+
+def _listing(items: Sequence[str]) -> str:
+    return ", ".join(items) if items else "none"

@@ -1,0 +1,340 @@
+"""`sessions-pipeline`: the plan's backfill script, the demo, and a look at a player's sessions.
+
+`backfill` and `demo` launch the Dagster job (one run per player), so with DAGSTER_HOME
+set their runs are in the UI's history like any other; without it they run on a
+throwaway instance. `show` only reads, as the dashboard does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.definitions import sessions_job_for_root
+from sessions_pipeline.demo import build_demo_root
+from sessions_pipeline.errors import SessionsPipelineError
+from sessions_pipeline.reader import load_sessions
+from sessions_pipeline.rules import SessionParameters, compute_sessions, summarize_sessions
+from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.store import read_recorded_parameters, read_timeline
+
+# Runs report through this summary; Dagster's per-event console log would drown it.
+_QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
+# The stored_sessions metadata counts the summary table shows, with their headers.
+_COUNTS = {
+    "sessions_stored": "sessions",
+    "written": "written",
+    "repaired": "repaired",
+    "unchanged": "unchanged",
+    "left_recent": "recent",
+}
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class PlayerOutcome:
+    """How one player's run went, for the progress line and the final summary."""
+
+    gamertag: str
+    ok: bool
+    detail: str
+    counts: dict[str, int] = field(default_factory=dict)
+    failed_checks: tuple[str, ...] = ()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sessions-pipeline` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        root = _root(args.root)
+        return args.command(root, args)
+    except SessionsPipelineError as error:
+        errors.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--root",
+        type=Path,
+        help=f"the LevelUp app root (default: ${HOME_ENV_VAR}, else the current directory)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="sessions-pipeline",
+        description="Freeze gaming sessions into LevelUp's per-player DuckDB files.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[common],
+        help="store sessions by running sessions_job for one or every player",
+        description="Run sessions_job for a player (or all), as the UI would launch it.",
+    )
+    who = backfill.add_mutually_exclusive_group(required=True)
+    who.add_argument("--gamertag", help="the player to process")
+    who.add_argument("--all", action="store_true", help="every player of the root")
+    backfill.add_argument("--force", action="store_true", help="recompute already-stored rows")
+    backfill.add_argument(
+        "--include-recent", action="store_true", help="also store matches younger than 4 h"
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="report changes, write nothing")
+    backfill.add_argument(
+        "--gap-minutes",
+        type=_positive_int,
+        default=SessionParameters().gap_minutes,
+        metavar="N",
+        help="minutes between matches that start a new session (default: %(default)s)",
+    )
+    backfill.set_defaults(command=_backfill)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="build a demo root (four players, two years of play) and store its sessions",
+    )
+    demo.set_defaults(command=_demo)
+
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="a player's sessions, newest first, and why each one started",
+    )
+    show.add_argument("--gamertag", required=True, help="the player to show")
+    show.add_argument(
+        "--limit", type=_positive_int, help="show only the N newest sessions", metavar="N"
+    )
+    show.set_defaults(command=_show)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _root(option: Path | None) -> AppRoot:
+    if option is None:
+        return AppRoot.from_env()
+    if not option.is_dir():
+        raise SessionsPipelineError(f"--root {option}: not a directory")
+    return AppRoot(option.absolute())
+
+
+def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
+    run_config = sessions_run_config(
+        gap_minutes=args.gap_minutes,
+        force=args.force,
+        include_recent=args.include_recent,
+        dry_run=args.dry_run,
+    )
+    gamertags = root.gamertags() if args.all else [args.gamertag]
+    if not gamertags:
+        errors.print(f"[red]error:[/red] no player in {escape(str(root.path))}", soft_wrap=True)
+        return 1
+    outcomes = _run_players(root, gamertags, run_config)
+    _print_summary(outcomes, dry_run=args.dry_run)
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def _demo(root: AppRoot, args: argparse.Namespace) -> int:
+    gamertags = build_demo_root(root.path)
+    console.print(f"Demo root written to {escape(str(root.path))}: {', '.join(gamertags)}")
+    outcomes = _run_players(root, gamertags, sessions_run_config())
+    _print_summary(outcomes, dry_run=False)
+    console.print(
+        "Next: [bold]sessions-pipeline show --gamertag JGtm[/bold], or "
+        "[bold]dagster dev[/bold] from this directory to see the assets."
+    )
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def _show(root: AppRoot, args: argparse.Namespace) -> int:
+    player = root.player(args.gamertag)
+    sessions = load_sessions(player.db_path)
+    stored = sessions.group_by("session_id").agg(
+        pl.col("is_stored").all().alias("all_stored"), pl.col("is_stored").any().alias("any_stored")
+    )
+    summary = (
+        summarize_sessions(sessions.join(_break_reasons(player.db_path), on="match_id", how="left"))
+        .join(stored, on="session_id")
+        .sort("session_id", descending=True)
+    )
+    if args.limit:
+        summary = summary.head(args.limit)
+    table = Table(title=f"{escape(player.gamertag)}: {len(summary)} sessions, newest first")
+    table.add_column("id", justify="right")
+    table.add_column("label")
+    table.add_column("matches", justify="right")
+    table.add_column("why it started")
+    table.add_column("stored")
+    for row in summary.iter_rows(named=True):
+        table.add_row(
+            str(row["session_id"]),
+            row["session_label"],
+            str(row["matches"]),
+            row["break_reason"] or "?",
+            "yes" if row["all_stored"] else "partly" if row["any_stored"] else "recent",
+        )
+    console.print(table)
+    return 0
+
+
+def _break_reasons(db_path: Path) -> pl.DataFrame:
+    """Why each match would start a session, with the parameters the reader also uses."""
+    recorded = read_recorded_parameters(db_path)
+    params = recorded.params if recorded else SessionParameters()
+    frame = read_timeline(db_path).frame
+    return compute_sessions(frame, params).select("match_id", "break_reason")
+
+
+@contextmanager
+def _instance() -> Iterator[dg.DagsterInstance]:
+    """The DAGSTER_HOME instance when one is set (runs land in the UI), else a throwaway one."""
+    if os.environ.get("DAGSTER_HOME"):
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+    else:
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance
+
+
+def _run_players(root: AppRoot, gamertags: Sequence[str], run_config: dict) -> list[PlayerOutcome]:
+    outcomes: list[PlayerOutcome] = []
+    with (
+        _instance() as instance,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=len(gamertags) < 2,
+        ) as progress,
+    ):
+        task = progress.add_task("players", total=len(gamertags))
+        for gamertag in gamertags:
+            progress.update(task, description=f"storing {gamertag}")
+            outcome = _run_player(root, instance, gamertag, run_config)
+            mark = "[green]ok[/green]" if outcome.ok else "[red]failed[/red]"
+            progress.console.print(
+                f"{mark} {escape(outcome.gamertag)}: {escape(outcome.detail)}", soft_wrap=True
+            )
+            outcomes.append(outcome)
+            progress.advance(task)
+    return outcomes
+
+
+def _run_player(
+    root: AppRoot, instance: dg.DagsterInstance, gamertag: str, run_config: dict
+) -> PlayerOutcome:
+    """One run of sessions_job for one player; any failure becomes the outcome's detail."""
+    try:
+        gamertag = root.player(gamertag).gamertag
+    except SessionsPipelineError as error:
+        return PlayerOutcome(gamertag, ok=False, detail=str(error))
+    with dg.execute_job(
+        dg.build_reconstructable_job(
+            sessions_job_for_root.__module__,
+            sessions_job_for_root.__name__,
+            reconstructable_args=(str(root.path),),
+        ),
+        instance=instance,
+        run_config={**run_config, "loggers": _QUIET_LOGGERS},
+        tags={"dagster/partition": gamertag},
+    ) as result:
+        failed_checks = tuple(
+            evaluation.check_name
+            for evaluation in result.get_asset_check_evaluations()
+            if not evaluation.passed
+        )
+        if not result.success:
+            return PlayerOutcome(gamertag, ok=False, detail=_failure(result))
+        events = [
+            *result.asset_materializations_for_node("stored_sessions"),
+            *result.asset_observations_for_node("stored_sessions"),
+        ]
+        metadata = events[0].metadata
+        return PlayerOutcome(
+            gamertag,
+            ok=not failed_checks,
+            detail=str(metadata["summary"].value),
+            counts={name: int(metadata[name].value) for name in _COUNTS},
+            failed_checks=failed_checks,
+        )
+
+
+def _our_error_names(cls: type[Exception] = SessionsPipelineError) -> set[str]:
+    return {cls.__name__}.union(*(_our_error_names(sub) for sub in cls.__subclasses__()))
+
+
+def _failure(result: dg.ExecuteJobResult) -> str:
+    """The error a person can act on: ours if the chain holds one (it names the file),
+    else the innermost cause of the first failed step."""
+    failures = result.get_step_failure_events()
+    if not failures:
+        return f"run {result.run_id} failed"
+    chain = [failures[0].step_failure_data.error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    ours = _our_error_names()
+    error = next((link for link in chain if link.cls_name in ours), chain[-1])
+    message = error.message.strip().splitlines()[0]
+    # Dagster writes "module.Class: message"; the class name alone reads better.
+    message = message.split(f".{error.cls_name}: ", 1)[-1]
+    if not message.startswith(f"{error.cls_name}: "):
+        message = f"{error.cls_name}: {message}"
+    return f"{failures[0].step_key}: {message}"
+
+
+def _print_summary(outcomes: Sequence[PlayerOutcome], *, dry_run: bool) -> None:
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    title = "Dry run, nothing written" if dry_run else "Sessions stored"
+    table = Table(
+        title=f"{title}: {len(outcomes) - len(failed)} ok, {len(failed)} failed",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("player", no_wrap=True)
+    table.add_column("result")
+    for header in _COUNTS.values():
+        table.add_column(header, justify="right", min_width=len(header))
+    for outcome in outcomes:
+        table.add_row(
+            escape(outcome.gamertag),
+            "[green]ok[/green]" if outcome.ok else "[red]failed[/red]",
+            *(str(outcome.counts.get(name, "")) for name in _COUNTS),
+        )
+    console.print(table)
+    for outcome in failed:
+        problem = (
+            f"checks failed: {', '.join(outcome.failed_checks)}"
+            if outcome.failed_checks
+            else outcome.detail
+        )
+        errors.print(f"[red]{escape(outcome.gamertag)}[/red]: {escape(problem)}", soft_wrap=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

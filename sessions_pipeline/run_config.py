@@ -1,0 +1,103 @@
+"""The run config of `sessions_job`: its types, its bounds, and refusing bad values early.
+
+Dagster checks a run config's shape (types, unknown keys) before it creates a run, but a
+pydantic bound such as `gap_minutes > 0` is only checked when the step starts, after the
+steps before it have run. The config classes below are the one source of truth for the
+fields and their bounds; `validated_config_schema` turns one into an op config schema
+whose post-processing (Dagster's documented hook for custom validation) runs the pydantic
+model, so a bad value is refused when the run config is resolved: no run is created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from dagster._config.config_type import ConfigType
+from dagster._config.errors import PostProcessingError
+from pydantic import Field, ValidationError
+
+from sessions_pipeline.rules import DEFAULT_GAP_MINUTES
+
+
+class ComputedSessionsConfig(dg.Config):
+    """How matches are cut into sessions."""
+
+    gap_minutes: int = Field(
+        default=DEFAULT_GAP_MINUTES,
+        gt=0,
+        description="A match starts a new session when it starts more than this many minutes "
+        "after the previous one.",
+    )
+
+
+class StoredSessionsConfig(dg.Config):
+    """How the store may touch the player file (the plan's backfill flags)."""
+
+    force: bool = Field(
+        default=False,
+        description="Recompute and rewrite every eligible row, not only the unstored ones.",
+    )
+    include_recent: bool = Field(
+        default=False,
+        description="Also store matches younger than the stability threshold (4 h).",
+    )
+    dry_run: bool = Field(
+        default=False,
+        description="Compute and report what would change; write nothing.",
+    )
+
+
+class _ValidatedShape(dg.Shape):
+    """A Shape of a config class's fields whose post-processing validates the whole model.
+
+    `Shape.__new__` memoises instances by field hash and always builds a plain Shape, which
+    would drop the override below, so this class builds its own instance.
+    """
+
+    def __new__(cls, config_class: type[dg.Config]) -> _ValidatedShape:
+        instance = ConfigType.__new__(cls)
+        instance._initialized = False
+        return instance
+
+    def __init__(self, config_class: type[dg.Config]) -> None:
+        super().__init__(config_class.to_fields_dict(), description=config_class.__doc__)
+        self._config_class = config_class
+
+    def post_process(self, value: Any) -> Any:
+        try:
+            self._config_class.model_validate(value)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise PostProcessingError(f"{self._config_class.__name__}: {problems}") from None
+        return value
+
+
+def validated_config_schema(config_class: type[dg.Config]) -> dg.Field:
+    """An op config schema for `config_class` that refuses out-of-bounds values pre-run."""
+    return dg.Field(_ValidatedShape(config_class), default_value={}, is_required=False)
+
+
+def sessions_run_config(
+    *,
+    gap_minutes: int = DEFAULT_GAP_MINUTES,
+    force: bool = False,
+    include_recent: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """The run config of `sessions_job`, in the shape the Launchpad and `-c run.yaml` use.
+
+    Building the config classes validates the values here too, so a caller (the CLI, a
+    sensor) fails with pydantic's message before it asks Dagster for anything.
+    """
+    computed = ComputedSessionsConfig(gap_minutes=gap_minutes)
+    stored = StoredSessionsConfig(force=force, include_recent=include_recent, dry_run=dry_run)
+    return {
+        "ops": {
+            "computed_sessions": {"config": computed.model_dump()},
+            "stored_sessions": {"config": stored.model_dump()},
+        }
+    }

@@ -1,0 +1,165 @@
+"""`sessions-pipeline`: backfill through the Dagster job, the demo, and show."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from sessions_pipeline.app_root import HOME_ENV_VAR
+from sessions_pipeline.cli import main
+from sessions_pipeline.demo import DEMO_PLAYERS
+from sessions_pipeline_tests.levelup_files import read_match_stats
+
+GAMERTAGS = sorted(player.gamertag for player in DEMO_PLAYERS)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to a real DAGSTER_HOME; tables are wide enough not to wrap."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def stored_ids(root: Path, gamertag: str = "JGtm") -> set[object]:
+    path = root / "data" / "players" / gamertag / "stats.duckdb"
+    return set(read_match_stats(path)["session_id"].to_list())
+
+
+def add_broken_players(root: Path) -> None:
+    """A profile whose file is missing, and a DuckDB file that is not a LevelUp file."""
+    profiles_file = root / "db_profiles.json"
+    profiles = json.loads(profiles_file.read_text())
+    profiles["profiles"]["Ghost"] = {"db_path": "data/players/Ghost/stats.duckdb"}
+    profiles_file.write_text(json.dumps(profiles))
+    broken = root / "data" / "players" / "Broken" / "stats.duckdb"
+    broken.parent.mkdir()
+    with duckdb.connect(str(broken)) as con:
+        con.execute("CREATE TABLE notes (text VARCHAR)")
+
+
+@pytest.mark.dagster_cli
+def test_backfill_all_goes_on_past_broken_players_and_fails_at_the_end(demo_root: Path) -> None:
+    add_broken_players(demo_root)
+    env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
+    env.update({HOME_ENV_VAR: str(demo_root), "COLUMNS": "200"})
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sessions_pipeline.cli", "backfill", "--all"],
+        cwd=demo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 1, done.stderr[-3000:]
+    for gamertag in GAMERTAGS:
+        assert None not in stored_ids(demo_root, gamertag)
+        assert f"ok {gamertag}: " in done.stdout
+    assert "Sessions stored: 4 ok, 2 failed" in done.stdout
+    assert "Ghost: player 'Ghost'" in done.stderr
+    assert "Broken: match_timeline: PlayerFileError: the file has no match_stats table" in (
+        done.stderr
+    )
+
+
+def test_backfill_one_player_dry_run_writes_nothing(
+    demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["backfill", "--gamertag", "jgtm", "--dry-run", "--root", str(demo_root)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "Dry run, nothing written: 1 ok, 0 failed" in out
+    assert "ok JGtm: " in out and "would write" in out
+    assert stored_ids(demo_root) == {None}
+
+
+def test_backfill_runs_land_in_the_dagster_home_history(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    status = main(
+        ["backfill", "--gamertag", "Chocoboflor", "--gap-minutes", "45", "--root", str(demo_root)]
+    )
+
+    assert status == 0
+    assert None not in stored_ids(demo_root, "Chocoboflor")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+    assert run.job_name == "sessions_job"
+    assert run.tags["dagster/partition"] == "Chocoboflor"
+    assert run.run_config["ops"]["computed_sessions"] == {"config": {"gap_minutes": 45}}
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_an_unknown_player_fails_clearly(
+    demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["backfill", "--gamertag", "Nobody", "--root", str(demo_root)])
+
+    assert status == 1
+    assert "Nobody: player 'Nobody': no profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["backfill", "--all", "--gamertag", "JGtm"],
+        ["backfill"],
+        ["backfill", "--all", "--gap-minutes", "0"],
+        ["backfill", "--all", "--gap-minutes", "ninety"],
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_runs(
+    demo_root: Path, arguments: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*arguments, "--root", str(demo_root)])
+    assert exit_info.value.code == 2
+    assert stored_ids(demo_root) == {None}
+
+
+def test_demo_builds_a_root_and_stores_every_player(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["demo", "--root", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "Sessions stored: 4 ok, 0 failed" in out
+    for gamertag in GAMERTAGS:
+        assert f"ok {gamertag}: " in out
+        assert len(stored_ids(tmp_path, gamertag) - {None}) > 10
+    assert (tmp_path / ".streamlit" / "friends_defaults.json").is_file()
+
+
+def test_show_lists_sessions_newest_first_with_why_each_started(
+    demo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backfill", "--gamertag", "JGtm", "--root", str(demo_root)]) == 0
+    capsys.readouterr()
+
+    status = main(["show", "--gamertag", "JGtm", "--limit", "30", "--root", str(demo_root)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "JGtm: 30 sessions, newest first" in out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    ids = [int(row.split("│")[1]) for row in rows]
+    assert len(rows) == 30
+    assert ids == sorted(ids, reverse=True)
+    reasons = {row.split("│")[4].strip() for row in rows}
+    assert reasons <= {"first", "gap", "friend_joined", "went_solo", "teammates_changed"}
+    assert "gap" in reasons
+    assert "\N{EN DASH}" in rows[0]

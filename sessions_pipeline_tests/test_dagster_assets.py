@@ -1,0 +1,189 @@
+"""The code location: definitions over a root, real runs of the assets, the run config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.demo import OLD_SQUAD_MATE
+from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.store import find_unstored_stable
+from sessions_pipeline_tests.levelup_files import read_match_stats
+
+GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]
+ASSET_NAMES = ["friends_xuids", "match_timeline", "computed_sessions", "stored_sessions"]
+
+
+@pytest.fixture
+def defs(demo_root: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Definitions:
+    monkeypatch.setenv(HOME_ENV_VAR, str(demo_root))
+    return build_definitions(AppRoot.from_env())
+
+
+def materialize(
+    defs: dg.Definitions,
+    run_config: dict,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    partition_key: str = "JGtm",
+) -> dg.ExecuteInProcessResult:
+    """The four assets and their checks, as the job selects them, for one player."""
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        partition_key=partition_key,
+        run_config=run_config,
+        instance=instance,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
+    (event,) = result.asset_materializations_for_node(asset)
+    return {key: value.value for key, value in event.metadata.items()}
+
+
+def session_ids(root: Path, gamertag: str = "JGtm") -> list[object]:
+    return read_match_stats(root / "data" / "players" / gamertag / "stats.duckdb")[
+        "session_id"
+    ].to_list()
+
+
+def test_every_player_of_the_root_is_a_partition(defs: dg.Definitions) -> None:
+    job = defs.resolve_job_def(JOB_NAME)
+    assert job.partitions_def.get_partition_keys() == GAMERTAGS
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert sorted(specs) == sorted(ASSET_NAMES)
+    assert {spec.group_name for spec in specs.values()} == {"sessions"}
+    assert [dep.asset_key for dep in specs["match_timeline"].deps] == [dg.AssetKey("friends_xuids")]
+    assert {dep.asset_key.to_user_string() for dep in specs["stored_sessions"].deps} == {
+        "computed_sessions"
+    }
+    assert sorted(job.asset_layer.asset_graph.get_all_asset_keys()) == sorted(
+        dg.AssetKey(name) for name in ASSET_NAMES
+    )
+    check_names = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert check_names == {"no_drift", "no_unstored_stable_match"}
+
+
+def test_a_player_file_added_later_is_a_partition_of_the_next_load(demo_root: Path) -> None:
+    root = AppRoot(demo_root)
+    before = build_definitions(root).resolve_job_def(JOB_NAME).partitions_def
+    new_player = demo_root / "data" / "players" / "Newcomer" / "stats.duckdb"
+    new_player.parent.mkdir(parents=True)
+    new_player.write_bytes((demo_root / "data/players/JGtm/stats.duckdb").read_bytes())
+    after = build_definitions(root).resolve_job_def(JOB_NAME).partitions_def
+    assert "Newcomer" not in before.get_partition_keys()
+    assert "Newcomer" in after.get_partition_keys()
+
+
+def test_an_empty_root_loads_with_no_partition(tmp_path: Path) -> None:
+    defs = build_definitions(AppRoot(tmp_path))
+    assert defs.resolve_job_def(JOB_NAME).partitions_def.get_partition_keys() == []
+
+
+def test_materializing_a_player_stores_its_sessions_and_describes_them(
+    defs: dg.Definitions, demo_root: Path
+) -> None:
+    result = materialize(defs, sessions_run_config())
+
+    assert result.success
+    friends = metadata(result, "friends_xuids")
+    assert friends["source"] == "config"
+    assert friends["friends_count"] == 3
+    assert "Madina97294" in friends["friends"]
+    assert friends["inactive_skipped"] == OLD_SQUAD_MATE.gamertag
+    timeline = metadata(result, "match_timeline")
+    assert timeline["matches"] == timeline["stable"] + timeline["recent"] > 0
+    assert timeline["already_stored"] == 0
+    computed = metadata(result, "computed_sessions")
+    assert computed["gap_minutes"] == 120
+    assert "friend_joined" in computed["break_reasons"]
+    assert computed["latest_sessions"].startswith("| session_id | session_label |")
+    stored = metadata(result, "stored_sessions")
+    assert stored["written"] == stored["filled"] == timeline["stable"]
+    assert stored["sessions_stored"] > 0
+    assert stored["dry_run"] is False
+    assert "stored" in stored["summary"]
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"no_drift": True, "no_unstored_stable_match": True}
+    db_path = demo_root / "data" / "players" / "JGtm" / "stats.duckdb"
+    assert find_unstored_stable(db_path).is_empty()
+
+    again = materialize(defs, sessions_run_config())
+    assert metadata(again, "stored_sessions")["written"] == 0
+    assert metadata(again, "match_timeline")["already_stored"] == stored["written"]
+
+
+def test_a_dry_run_observes_what_would_change_and_writes_nothing(
+    defs: dg.Definitions, demo_root: Path
+) -> None:
+    result = materialize(defs, sessions_run_config(dry_run=True))
+
+    assert result.success
+    assert result.asset_materializations_for_node("stored_sessions") == []
+    (observation,) = result.asset_observations_for_node("stored_sessions")
+    assert observation.partition == "JGtm"
+    assert observation.metadata["dry_run"].value is True
+    assert observation.metadata["written"].value > 0
+    assert observation.metadata["would_change"].value.startswith("| match_id |")
+    assert set(session_ids(demo_root)) == {None}
+    assert result.get_asset_check_evaluations() == []
+
+
+def test_gap_minutes_and_force_reach_the_store(defs: dg.Definitions) -> None:
+    first = materialize(defs, sessions_run_config())
+    regrouped = materialize(defs, sessions_run_config(gap_minutes=30, force=True))
+
+    assert metadata(regrouped, "computed_sessions")["gap_minutes"] == 30
+    stored = metadata(regrouped, "stored_sessions")
+    assert stored["force"] is True
+    assert stored["repaired"] > 0
+    assert stored["sessions_stored"] > metadata(first, "stored_sessions")["sessions_stored"]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"computed_sessions": {"config": {"gap_minutes": 0}}}, "greater than 0"),
+        ({"computed_sessions": {"config": {"gap_minutes": -5}}}, "greater than 0"),
+        ({"computed_sessions": {"config": {"gap_minutes": "soon"}}}, "gap_minutes"),
+        ({"computed_sessions": {"config": {"gap": 90}}}, 'unexpected config entry "gap"'),
+        ({"stored_sessions": {"config": {"dry_run": "yes"}}}, "dry_run"),
+        ({"stored_sessions": {"config": {"overwrite": True}}}, "overwrite"),
+    ],
+)
+def test_bad_run_config_is_refused_before_any_run(
+    defs: dg.Definitions, demo_root: Path, config: dict, message: str
+) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        with pytest.raises(dg.DagsterInvalidConfigError, match=message):
+            materialize(defs, {"ops": config}, instance=instance)
+        assert instance.get_runs() == []
+    assert set(session_ids(demo_root)) == {None}
+
+
+def test_sessions_run_config_has_the_documented_shape() -> None:
+    assert sessions_run_config() == {
+        "ops": {
+            "computed_sessions": {"config": {"gap_minutes": 120}},
+            "stored_sessions": {
+                "config": {"force": False, "include_recent": False, "dry_run": False}
+            },
+        }
+    }
+    with pytest.raises(ValueError, match="greater than 0"):
+        sessions_run_config(gap_minutes=0)
+
+
+def test_the_job_runs_a_player_with_the_documented_config(
+    defs: dg.Definitions, demo_root: Path
+) -> None:
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+        partition_key="Madina97294", run_config=sessions_run_config()
+    )
+    assert result.success
+    assert metadata(result, "stored_sessions")["written"] > 0
+    assert set(session_ids(demo_root, "JGtm")) == {None}

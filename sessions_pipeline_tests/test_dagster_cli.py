@@ -1,0 +1,156 @@
+"""The `dagster` command line on a fresh machine, and the instance config shipped with it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sessions_pipeline.app_root import HOME_ENV_VAR
+from sessions_pipeline_tests.levelup_files import read_match_stats
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+RUN_YAML = """\
+ops:
+  computed_sessions: {config: {gap_minutes: 120}}
+  stored_sessions: {config: {force: false, include_recent: false, dry_run: false}}
+"""
+
+
+def dagster(root: Path, *args: str, dagster_home: Path | None) -> subprocess.CompletedProcess[str]:
+    """`dagster ...` run in the root as a user would, with DAGSTER_HOME set or not."""
+    env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
+    env[HOME_ENV_VAR] = str(root)
+    if dagster_home is not None:
+        env["DAGSTER_HOME"] = str(dagster_home)
+    return subprocess.run(
+        [sys.executable, "-m", "dagster", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def execute_job(root: Path, run_yaml: str, *, dagster_home: Path | None):
+    (root / "run.yaml").write_text(run_yaml)
+    return dagster(
+        root,
+        "job",
+        "execute",
+        "-m",
+        "sessions_pipeline",
+        "-j",
+        "sessions_job",
+        "--tags",
+        '{"dagster/partition": "JGtm"}',
+        "-c",
+        "run.yaml",
+        dagster_home=dagster_home,
+    )
+
+
+def stored_ids(root: Path, gamertag: str = "JGtm") -> set[object]:
+    path = root / "data" / "players" / gamertag / "stats.duckdb"
+    return set(read_match_stats(path)["session_id"].to_list())
+
+
+def runs_in(dagster_home: Path) -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return list(instance.get_runs())
+
+
+@pytest.mark.dagster_cli
+def test_job_execute_with_an_empty_dagster_home_records_the_run(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+
+    done = execute_job(demo_root, RUN_YAML, dagster_home=home)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert None not in stored_ids(demo_root)
+    (run,) = runs_in(home)
+    assert run.job_name == "sessions_job"
+    assert run.tags["dagster/partition"] == "JGtm"
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+
+
+@pytest.mark.dagster_cli
+def test_job_execute_without_dagster_home_leaves_nothing_behind(demo_root: Path) -> None:
+    before = sorted(path.name for path in demo_root.iterdir())
+
+    done = execute_job(demo_root, RUN_YAML, dagster_home=None)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert None not in stored_ids(demo_root)
+    assert sorted(path.name for path in demo_root.iterdir()) == sorted([*before, "run.yaml"])
+
+
+@pytest.mark.dagster_cli
+def test_job_execute_refuses_a_bad_gap_before_creating_a_run(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    bad = RUN_YAML.replace("gap_minutes: 120", "gap_minutes: 0")
+
+    done = execute_job(demo_root, bad, dagster_home=home)
+
+    assert done.returncode != 0
+    assert "greater than 0" in done.stderr
+    assert runs_in(home) == []
+    assert stored_ids(demo_root) == {None}
+
+
+@pytest.mark.dagster_cli
+def test_asset_materialize_with_a_partition_works_too(demo_root: Path) -> None:
+    done = dagster(
+        demo_root,
+        "asset",
+        "materialize",
+        "-m",
+        "sessions_pipeline",
+        "--select",
+        "group:sessions",
+        "--partition",
+        "Madina97294",
+        dagster_home=None,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert None not in stored_ids(demo_root, "Madina97294")
+
+
+def test_the_shipped_instance_config_queues_one_run_per_player(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    shutil.copytree(REPOSITORY / "dagster_home", home)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert limits == [
+        {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
+
+
+@pytest.mark.dagster_cli
+def test_the_workspace_loads_the_code_location(demo_root: Path) -> None:
+    done = dagster(
+        demo_root,
+        "definitions",
+        "validate",
+        "-w",
+        str(REPOSITORY / "workspace.yaml"),
+        dagster_home=None,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sessions_pipeline" in done.stderr + done.stdout
