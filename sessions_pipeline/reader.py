@@ -41,7 +41,10 @@ def load_sessions(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
     ) as con:
         recorded = player_db.read_recorded_parameters(con)
-        stored = player_db.read_timeline(con, with_signatures=False).frame
+        # A file the pipeline never stored, and that holds no stored id, is recomputed
+        # whole: read its signatures in this pass (a stored file skips the check).
+        whole = recorded is None and not player_db.has_stored_sessions(con)
+        stored = player_db.read_timeline(con, with_signatures=whole, with_stored=not whole).frame
         params = _parameters(recorded, friends_xuids, gap_minutes)
         stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
         cutoff = stability_cutoff(now, stability_hours)
@@ -56,9 +59,12 @@ def load_sessions(
         )
         if window is None:
             return frozen
-        tail_rows = len(stored) - window.start
-        tail = player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
-            tail_rows
+        tail = (
+            stored
+            if whole
+            else player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
+                len(stored) - window.start
+            )
         )
     computed = compute_sessions(tail, params, first_session_id=window.first_session_id)
     return pl.concat(

@@ -20,7 +20,7 @@ LABEL_TIME_SEPARATOR = "\u2013"  # en dash, as the dashboard has always shown it
 SESSION_COLUMNS = ("session_id", "session_label", "break_reason")
 
 _TEAMMATES = "__teammates"
-_FRIENDS = "__friends"
+_FRIEND = "__friend_"
 
 
 class BreakReason(StrEnum):
@@ -85,21 +85,37 @@ def _teammate_set(signature: pl.Expr) -> pl.Expr:
     )
 
 
-def _break_reasons(params: SessionParameters) -> pl.Expr:
-    teammates = pl.col(_TEAMMATES)
+def _friend_presence(friends_xuids: frozenset[str]) -> list[pl.Expr]:
+    """One boolean column per friend: is it one of the signature's items, once stripped?
+
+    A token test on the text (the xuid between commas or ends, blanks around it allowed)
+    costs a fraction of splitting every signature into a list. `\\s` and `strip_chars`
+    both mean Unicode White_Space, so the test is exactly "a stripped item equals it"; a
+    friend no stripped item can equal (blank, holding a comma or outer blanks) gets none.
+    """
+    text = pl.col("teammates_signature").fill_null("")
+    testable = sorted(x for x in friends_xuids if x and x == x.strip() and "," not in x)
+    return [
+        text.str.contains(rf"(?:^|,)\s*{pl.escape_regex(xuid)}\s*(?:,|$)").alias(f"{_FRIEND}{i}")
+        for i, xuid in enumerate(testable)
+    ] or [pl.lit(False).alias(f"{_FRIEND}0")]  # no friend can ever be present
+
+
+def _break_reasons(params: SessionParameters, helpers: list[str]) -> pl.Expr:
     previous_start = pl.col("start_time").shift(1)
     is_first = previous_start.is_null()
     is_gap = (pl.col("start_time") - previous_start) > pl.duration(minutes=params.gap_minutes)
     reasons = pl.when(is_first).then(pl.lit(BreakReason.FIRST.value))
     reasons = reasons.when(is_gap).then(pl.lit(BreakReason.GAP.value))
     if params.friends_xuids:
-        friends = pl.col(_FRIENDS)
-        previous_friends = friends.shift(1)
-        joined = friends.list.set_difference(previous_friends).list.len() > 0
-        went_solo = (friends.list.len() == 0) & (previous_friends.list.len() > 0)
+        present = [pl.col(name) for name in helpers]
+        any_friend = pl.any_horizontal(present)
+        joined = pl.any_horizontal([friend & ~friend.shift(1) for friend in present])
+        went_solo = ~any_friend & any_friend.shift(1)
         reasons = reasons.when(joined).then(pl.lit(BreakReason.FRIEND_JOINED.value))
         reasons = reasons.when(went_solo).then(pl.lit(BreakReason.WENT_SOLO.value))
     else:
+        teammates = pl.col(_TEAMMATES)
         changed = teammates.list.set_symmetric_difference(teammates.shift(1)).list.len() > 0
         reasons = reasons.when(changed).then(pl.lit(BreakReason.TEAMMATES_CHANGED.value))
     return reasons.otherwise(pl.lit(None, pl.String))
@@ -122,16 +138,23 @@ def format_session_labels(
 
 
 def label_sessions(sessions: pl.DataFrame, label_time_zone: str) -> pl.DataFrame:
-    """(Re)compute every session's label from the matches the frame holds for it."""
-    session = pl.col("session_id")
-    return sessions.with_columns(
-        session_label=format_session_labels(
-            pl.col("start_time").min().over(session),
-            pl.col("start_time").max().over(session),
-            pl.len().over(session),
-            label_time_zone,
-        )
+    """(Re)compute every session's label from its matches.
+
+    Sessions are runs of equal `session_id` in time order, as `compute_sessions` makes
+    them: each is formatted once, from its run's first and last match, then spread over
+    its matches by run index, with no grouping and no formatting per match.
+    """
+    runs = sessions["session_id"].rle()
+    matches = runs.struct.field("len")
+    last = matches.cum_sum() - 1
+    start = sessions["start_time"]
+    bounds = pl.DataFrame(
+        {"first": start.gather(last - matches + 1), "last": start.gather(last), "matches": matches}
     )
+    labels = bounds.select(
+        format_session_labels(pl.col("first"), pl.col("last"), pl.col("matches"), label_time_zone)
+    ).to_series()
+    return sessions.with_columns(session_label=labels.gather(sessions["session_id"].rle_id()))
 
 
 def compute_sessions(
@@ -142,22 +165,20 @@ def compute_sessions(
     Rows with a NULL start time are dropped (the caller counts them). Other columns come
     through. `first_session_id` lets a recompute start at a stored session and keep its id.
     """
-    prepared = prepare_timeline(timeline).with_columns(
-        _teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)
-    )
     if params.friends_xuids:
-        friends = pl.lit(sorted(params.friends_xuids), dtype=pl.List(pl.String))
-        prepared = prepared.with_columns(
-            pl.col(_TEAMMATES).list.set_intersection(friends).alias(_FRIENDS)
-        )
+        helpers = _friend_presence(params.friends_xuids)
+    else:
+        helpers = [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
+    names = [helper.meta.output_name() for helper in helpers]
+    prepared = prepare_timeline(timeline).with_columns(helpers)
     sessions = (
-        prepared.with_columns(break_reason=_break_reasons(params))
+        prepared.with_columns(break_reason=_break_reasons(params, names))
         .with_columns(
             session_id=(
                 pl.col("break_reason").is_not_null().cum_sum().cast(pl.Int64) - 1 + first_session_id
             )
         )
-        .drop(_TEAMMATES, _FRIENDS, strict=False)
+        .drop(names)
     )
     return label_sessions(sessions, params.label_time_zone).select(
         *[c for c in sessions.columns if c not in SESSION_COLUMNS], *SESSION_COLUMNS
