@@ -1,0 +1,393 @@
+"""Issue 5's benchmarks: every figure from one run, side by side, with its target.
+
+    uv run python benchmarks/run.py           # full sizes: about 2 minutes on 2 cores
+    uv run python benchmarks/run.py --quick   # small sizes: a smoke run (the tests use it)
+
+Prints a Markdown table (figure, measured, target, verdict) headed by the date and the
+machine; a full run also writes it to benchmarks/results/latest.md. A figure whose target
+is a ratio compares two things timed in the same run, each the best of a few repeats, so
+its verdict holds on a busy machine. With --quick the sizes are far below the issue's, so
+the verdicts say nothing about the targets: the run only proves every figure still runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+from references import row_loop_sessions, update_row_by_row
+from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
+
+from sessions_pipeline import load_sessions
+from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.definitions import JOB_NAME
+from sessions_pipeline.rules import SessionParameters
+from sessions_pipeline.sensors import build_stability_sensor
+from sessions_pipeline.store import StoreOptions, store_sessions
+
+RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"
+PARAMS = SessionParameters(friends_xuids=frozenset(FRIEND_XUIDS))
+SIGNATURE_COLUMNS = "match_id, start_time, teammates_signature"
+STORED_COLUMNS = "match_id, start_time, session_id, session_label"
+GIB = 1024**3
+
+# What the peak-memory child runs: the 1,000,000-match computation, or only the imports.
+_COMPUTE_CHILD = (
+    "import sys; from sessions_pipeline import load_sessions; "
+    "from synthetic import FRIEND_XUIDS, NOW; "
+    "load_sessions(sys.argv[1], friends_xuids=FRIEND_XUIDS, now=NOW)"
+)
+_IMPORTS_CHILD = "import sessions_pipeline, synthetic"
+_PEAK_REPORT = """
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(line.split()[1])
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each figure's data is, and how often its timings are repeated."""
+
+    rules_matches: int
+    store_matches: int
+    store_baseline_matches: int
+    update_rows: int
+    read_matches: int
+    sensor_files: int
+    sensor_file_matches: int
+    backfill_players: int
+    backfill_matches: int
+    repeats: int
+    small_repeats: int
+
+
+FULL = Sizes(
+    rules_matches=1_000_000,
+    store_matches=100_000,
+    store_baseline_matches=1_000,
+    update_rows=2_000,
+    read_matches=100_000,
+    sensor_files=1_000,
+    sensor_file_matches=200,
+    backfill_players=50,
+    backfill_matches=10_000,
+    repeats=3,
+    small_repeats=7,
+)
+QUICK = Sizes(
+    rules_matches=20_000,
+    store_matches=5_000,
+    store_baseline_matches=1_000,
+    update_rows=200,
+    read_matches=5_000,
+    sensor_files=20,
+    sensor_file_matches=200,
+    backfill_players=2,
+    backfill_matches=1_000,
+    repeats=1,
+    small_repeats=3,
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One line of the table."""
+
+    name: str
+    measured: str
+    target: str
+    verdict: str
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def progress(message: str) -> None:
+    """What is running now, on stderr, so stdout holds only the table."""
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def best_times(repeats: int, *runs: Callable[[], object]) -> list[float]:
+    """The fastest of `repeats` timed calls of each run (noise only ever adds time).
+
+    The runs take turns, so a busy spell of the machine slows each of them alike and the
+    ratio between them holds.
+    """
+    best = [math.inf] * len(runs)
+    for _ in range(repeats):
+        for index, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
+
+
+def bare_select(db_path: Path, columns: str) -> pl.DataFrame:
+    """The floor: the columns into Polars, sorted by (start_time, match_id), nothing else."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.sql(f"SELECT {columns} FROM match_stats").pl().sort("start_time", "match_id")
+
+
+def peak_rss_bytes(code: str, *args: str) -> int:
+    """Peak resident memory of a fresh Python running `code`: its VmHWM at exit.
+
+    Not `ru_maxrss`: Linux carries the parent's resident size at fork into the child's
+    (the benchmark process holds a million rows by then), while VmHWM belongs to the
+    memory of the program the child executes.
+    """
+    # The child imports `synthetic` from here, and the project as this process does (-P:
+    # not from the working directory).
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    child = subprocess.run(
+        [sys.executable, "-P", "-c", code + _PEAK_REPORT, *args],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(child.stdout.split()[-1]) * 1024  # kB
+
+
+def rules_figures(work: Path, sizes: Sizes) -> list[Figure]:
+    """(a) rules vs the bare SELECT, (b) vs the row loop, (h) peak memory, on one file."""
+    n = sizes.rules_matches
+    progress(f"generating {n:,} matches")
+    db = write_player_file(work / "rules.duckdb", n)
+    progress("(a) load_sessions on a never-stored file vs the bare SELECT")
+    floor, ours = best_times(
+        sizes.repeats,
+        lambda: bare_select(db, SIGNATURE_COLUMNS),
+        lambda: load_sessions(db, friends_xuids=FRIEND_XUIDS, now=NOW),
+    )
+    progress("(b) the row-loop reference")
+    start = time.perf_counter()
+    reference = row_loop_sessions(bare_select(db, SIGNATURE_COLUMNS), PARAMS)
+    loop = time.perf_counter() - start
+    sessions = load_sessions(db, friends_xuids=FRIEND_XUIDS, now=NOW)
+    values = ["match_id", "start_time", "session_id", "session_label"]
+    if not reference.select(values).equals(sessions.select(values)):
+        raise RuntimeError("the row-loop reference disagrees with load_sessions")
+    progress("(h) peak memory of the computation, in a child process")
+    peak = peak_rss_bytes(_COMPUTE_CHILD, str(db))
+    imports = peak_rss_bytes(_IMPORTS_CHILD)
+    return [
+        Figure(
+            f"(a) rules on {n:,} matches, friends mode, `load_sessions` on a never-stored "
+            "file vs the bare `SELECT match_id, start_time, teammates_signature` sorted",
+            f"{ours:.3f} s vs {floor:.3f} s = **{ours / floor:.1f}x**",
+            "≤ 3x",
+            verdict(ours / floor <= 3),
+        ),
+        Figure(
+            f"(b) the same vs the row-loop reference (same SELECT, then a Python loop over "
+            f"the {n:,} rows for the friends rule and the labels)",
+            f"{loop:.3f} s vs {ours:.3f} s: ours **{loop / ours:.1f}x faster**",
+            "faster",
+            verdict(ours < loop),
+        ),
+        Figure(
+            f"(h) peak memory of the {n:,}-match `load_sessions` (a fresh process's peak "
+            f"resident size; its imports alone: {imports / 2**20:,.0f} MiB)",
+            f"**{peak / 2**20:,.0f} MiB**",
+            "≤ 1 GiB",
+            verdict(peak <= GIB),
+        ),
+    ]
+
+
+def store_figures(work: Path, sizes: Sizes) -> list[Figure]:
+    """(c) marginal cost of a forced store, (d) vs one UPDATE per row."""
+    big, small = sizes.store_matches, sizes.store_baseline_matches
+    progress(f"generating {big:,} and {small:,} matches")
+    big_file = write_player_file(work / "store-big.duckdb", big)
+    small_file = write_player_file(work / "store-small.duckdb", small)
+    forced = StoreOptions(force=True, now=NOW)
+
+    def forced_store(template: Path) -> Callable[[], object]:
+        """A forced store of a fresh never-stored copy each call: every row is written."""
+        copies = [work / f"{template.stem}-{i}.duckdb" for i in range(sizes.repeats)]
+        for copy in copies:
+            shutil.copyfile(template, copy)
+        fresh = iter(copies)
+        return lambda: store_sessions(next(fresh), PARAMS, forced)
+
+    progress("(c) forced stores")
+    big_time, small_time = best_times(
+        sizes.repeats, forced_store(big_file), forced_store(small_file)
+    )
+    marginal = big_time - small_time
+    progress(f"(d) {sizes.update_rows:,} single-row UPDATEs")
+    rows = load_sessions(big_file, friends_xuids=FRIEND_XUIDS, now=NOW).head(sizes.update_rows)
+    with duckdb.connect(str(big_file)) as con:
+        con.begin()
+        start = time.perf_counter()
+        update_row_by_row(con, rows)
+        updates = time.perf_counter() - start
+        con.commit()
+    per_row_total = updates * big / sizes.update_rows
+    return [
+        Figure(
+            f"(c) forced store of {big:,} matches, marginal: the {big:,}-match run minus "
+            f"the {small:,}-match run",
+            f"{big_time:.3f} s - {small_time:.3f} s = **{marginal:.3f} s**",
+            "≤ 1 s",
+            verdict(marginal <= 1),
+        ),
+        Figure(
+            f"(d) the same vs one `UPDATE` per row (timed on {sizes.update_rows:,} rows of "
+            f"the {big:,}-match file, extrapolated x{big / sizes.update_rows:g})",
+            f"{per_row_total:.1f} s vs {big_time:.3f} s: ours "
+            f"**{per_row_total / big_time:.0f}x faster**",
+            "report",
+            "reported",
+        ),
+    ]
+
+
+def read_figure(work: Path, sizes: Sizes) -> Figure:
+    """(e) the dashboard's read of a stored file whose last matches are still recent."""
+    n = sizes.read_matches
+    progress(f"(e) generating and storing {n:,} matches")
+    db = write_player_file(work / "read.duckdb", n)
+    store_sessions(db, PARAMS, StoreOptions(now=NOW))
+    recent = int((~load_sessions(db, now=NOW)["is_stored"]).sum())
+    floor, ours = best_times(
+        sizes.small_repeats,
+        lambda: bare_select(db, STORED_COLUMNS),
+        lambda: load_sessions(db, now=NOW),
+    )
+    return Figure(
+        f"(e) `load_sessions` on {n:,} stored matches ({recent} recent) vs the bare "
+        "`SELECT match_id, start_time, session_id, session_label` sorted",
+        f"{ours * 1000:.1f} ms vs {floor * 1000:.1f} ms = **{ours / floor:.2f}x**",
+        "≤ 1.5x",
+        verdict(ours / floor <= 1.5),
+    )
+
+
+def sensor_figure(work: Path, sizes: Sizes) -> Figure:
+    """(f) a stability-sensor tick over many player files where nothing changed."""
+    files = sizes.sensor_files
+    progress(f"(f) an app root of {files:,} stored player files")
+    template = write_player_file(work / "sensor-template.duckdb", sizes.sensor_file_matches)
+    store_sessions(template, PARAMS, StoreOptions(include_recent=True))
+    root = AppRoot(work / "sensor-root")
+    build_app_root(root.path, template, files)
+    sensor = build_stability_sensor(root, JOB_NAME, root.gamertags())
+    first = sensor(dg.build_sensor_context())  # opens every file once, fills the cursor
+
+    def tick() -> None:
+        result = sensor(dg.build_sensor_context(cursor=first.cursor))
+        if result.run_requests:
+            raise RuntimeError("the stability sensor asked for runs on an unchanged root")
+
+    [seconds] = best_times(sizes.small_repeats, tick)
+    return Figure(
+        f"(f) one tick of the stability sensor over {files:,} player files, nothing changed",
+        f"**{seconds:.3f} s**",
+        "≤ 0.5 s",
+        verdict(seconds <= 0.5),
+    )
+
+
+def backfill_figure(work: Path, sizes: Sizes) -> Figure:
+    """(g) the plan's backfill of every player, as a user runs it."""
+    players, n = sizes.backfill_players, sizes.backfill_matches
+    progress(f"(g) backfill --all over {players} players x {n:,} matches")
+    root = work / "backfill-root"
+    build_app_root(root, write_player_file(work / "backfill-template.duckdb", n), players)
+    environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+
+    def cli(*args: str) -> float:
+        """Seconds the command takes; -P: it imports the project as this process does."""
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-P", "-m", "sessions_pipeline.cli", *args],
+            env=environment,
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - start
+
+    seconds = cli("backfill", "--all", "--root", str(root))
+    startup = cli("--help")
+    return Figure(
+        f"(g) `sessions-pipeline backfill --all` over {players} players x {n:,} matches "
+        f"(one run per player in turn, ephemeral instance; includes {startup:.1f} s of "
+        "process start, as `sessions-pipeline --help` takes)",
+        f"**{seconds:.1f} s, {players / seconds:.2f} players/s**",
+        "report",
+        "reported",
+    )
+
+
+def machine() -> str:
+    """Date and machine, as the README states them beside the figures."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
+    versions = ", ".join(f"{name} {version(name)}" for name in ("polars", "duckdb", "dagster"))
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs ({cpu}), "
+        f"{memory:.1f} GiB RAM, Python {platform.python_version()}, {versions}"
+    )
+
+
+def table(figures: list[Figure], sizes: Sizes) -> str:
+    kind = "--quick: smoke sizes, verdicts not meaningful" if sizes is QUICK else "full sizes"
+    lines = [
+        f"Benchmarks ({kind}), {machine()}",
+        "",
+        "| figure | measured | target | verdict |",
+        "|---|---|---|---|",
+        *(f"| {f.name} | {f.measured} | {f.target} | {f.verdict} |" for f in figures),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    sizes = QUICK if parser.parse_args().quick else FULL
+    with tempfile.TemporaryDirectory(prefix="sessions-benchmarks-") as scratch:
+        work = Path(scratch)
+        figures = [
+            *rules_figures(work, sizes),
+            *store_figures(work, sizes),
+            read_figure(work, sizes),
+            sensor_figure(work, sizes),
+            backfill_figure(work, sizes),
+        ]
+    figures.sort(key=lambda figure: figure.name)
+    report = table(figures, sizes)
+    print(report)
+    if sizes is FULL:
+        RESULTS_FILE.parent.mkdir(exist_ok=True)
+        RESULTS_FILE.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
