@@ -45,13 +45,16 @@ def add_broken_players(root: Path) -> None:
 
 
 @pytest.mark.dagster_cli
-def test_backfill_all_goes_on_past_broken_players_and_fails_at_the_end(demo_root: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["one-process", "two-workers"])
+def test_backfill_all_goes_on_past_broken_players_and_fails_at_the_end(
+    demo_root: Path, workers: str
+) -> None:
     add_broken_players(demo_root)
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
     env.update({HOME_ENV_VAR: str(demo_root), "COLUMNS": "200"})
 
     done = subprocess.run(
-        [sys.executable, "-m", "sessions_pipeline.cli", "backfill", "--all"],
+        [sys.executable, "-m", "sessions_pipeline.cli", "backfill", "--all", "--workers", workers],
         cwd=demo_root,
         env=env,
         capture_output=True,
