@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import (
+    StorePlan,
     plan_store,
     stability_cutoff,
     utc_naive_now,
@@ -25,6 +26,10 @@ from sessions_pipeline.sql.player_db import RecordedParameters, TimelineRead
 
 NO_SIGNATURE_WARNING = (
     "match_stats has no teammates_signature column: sessions break on the time gap only"
+)
+NEW_PARAMETERS_WARNING = (
+    "parameters differ from those recorded by the last store ({recorded}): every row is "
+    "recomputed, so the file never holds sessions cut by two parameter sets"
 )
 
 
@@ -75,7 +80,9 @@ def store_sessions(
     """Compute and write the sessions of one player file, all or nothing.
 
     The timeline is read inside the write transaction, so matches the sync inserted a
-    moment ago are either fully taken into account or left for the next run.
+    moment ago are either fully taken into account or left for the next run. Parameters
+    other than the recorded ones make any store a full recompute: the recorded parameters
+    must be the ones that produced every stored value, as readers and drift checks replay them.
     """
     options = options or StoreOptions()
     now = utc_naive_now(options.now)
@@ -87,17 +94,29 @@ def store_sessions(
         try:
             timeline = player_db.read_timeline(con)
             player_db.refuse_duplicate_match_ids(con)
-            plan = plan_store(timeline.frame, params, cutoff=cutoff, force=options.force)
-            changes = plan.changes
             recorded = player_db.read_recorded_parameters(con)
+            new_parameters = recorded is not None and recorded.params != params
+            plan = plan_store(
+                timeline.frame, params, cutoff=cutoff, force=options.force or new_parameters
+            )
             this_store = RecordedParameters(params, options.stability_hours, now)
             if not options.dry_run:
-                _write(con, changes, this_store, recorded, options)
+                _write(con, plan.changes, this_store, recorded, options)
             con.commit()
         except BaseException:
             con.rollback()
             raise
-    return _result(db_path, options, params, timeline, plan.rows, changes, plan.recent_rows)
+    warnings = [] if timeline.has_signatures else [NO_SIGNATURE_WARNING]
+    if new_parameters:
+        warnings.append(NEW_PARAMETERS_WARNING.format(recorded=_describe(recorded.params)))
+    return _result(db_path, options, params, timeline, plan, tuple(warnings))
+
+
+def _describe(params: SessionParameters) -> str:
+    return (
+        f"gap {params.gap_minutes} min, {len(params.friends_xuids)} friends, "
+        f"labels in {params.label_time_zone}"
+    )
 
 
 def _write(
@@ -129,10 +148,11 @@ def _result(
     options: StoreOptions,
     params: SessionParameters,
     timeline: TimelineRead,
-    window_rows: pl.DataFrame,
-    changes: pl.DataFrame,
-    recent_rows: int,
+    plan: StorePlan,
+    warnings: tuple[str, ...],
 ) -> StoreResult:
+    changes = plan.changes
+    rewritten_recent = int((~changes["eligible"]).sum())
     was_stored = pl.col("stored_session_id").is_not_null()
     id_moved = pl.col("stored_session_id") != pl.col("session_id")
     counts = changes.select(
@@ -148,9 +168,9 @@ def _result(
         null_start_times=timeline.null_start_times,
         null_match_ids=timeline.null_match_ids,
         written=len(changes),
-        unchanged=len(timeline.frame) - recent_rows - int(changes["eligible"].sum()),
-        left_recent=recent_rows,
-        sessions=_sessions_after(timeline.frame, window_rows),
+        unchanged=plan.eligible_rows - (len(changes) - rewritten_recent),
+        left_recent=plan.recent_rows - rewritten_recent,
+        sessions=_sessions_after(timeline.frame, plan.rows),
         changes=changes.select(
             "match_id",
             "start_time",
@@ -159,7 +179,7 @@ def _result(
             pl.col("session_id").alias("session_id_after"),
             pl.col("session_label").alias("session_label_after"),
         ),
-        warnings=() if timeline.has_signatures else (NO_SIGNATURE_WARNING,),
+        warnings=warnings,
         **counts,
     )
 
@@ -174,11 +194,14 @@ def _sessions_after(timeline: pl.DataFrame, window_rows: pl.DataFrame) -> int:
 
 
 def read_timeline(
-    db_path: Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    db_path: Path,
+    *,
+    with_signatures: bool = True,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> TimelineRead:
     """The player's matches with their stored values, read without blocking other readers."""
     with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
-        return player_db.read_timeline(con)
+        return player_db.read_timeline(con, with_signatures=with_signatures)
 
 
 def read_recorded_parameters(

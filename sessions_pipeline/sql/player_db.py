@@ -192,7 +192,7 @@ def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParamete
         return None
     rows = con.sql(
         f"SELECT gap_minutes, friends_xuids, label_time_zone, stability_hours, stored_at "
-        f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC LIMIT 1"
+        f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC, rowid DESC LIMIT 1"
     ).fetchall()
     if not rows:
         return None
