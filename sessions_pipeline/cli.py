@@ -29,10 +29,9 @@ from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.errors import SessionsPipelineError
-from sessions_pipeline.reader import load_sessions
-from sessions_pipeline.rules import SessionParameters, compute_sessions, summarize_sessions
+from sessions_pipeline.reader import load_break_reasons, load_sessions
+from sessions_pipeline.rules import SessionParameters, summarize_sessions
 from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.store import read_recorded_parameters, read_timeline
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
@@ -190,7 +189,9 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
         pl.col("is_stored").all().alias("all_stored"), pl.col("is_stored").any().alias("any_stored")
     )
     summary = (
-        summarize_sessions(sessions.join(_break_reasons(player.db_path), on="match_id", how="left"))
+        summarize_sessions(
+            sessions.join(load_break_reasons(player.db_path), on="match_id", how="left")
+        )
         .join(stored, on="session_id")
         .sort("session_id", descending=True)
     )
@@ -212,14 +213,6 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
-
-
-def _break_reasons(db_path: Path) -> pl.DataFrame:
-    """Why each match would start a session, with the parameters the reader also uses."""
-    recorded = read_recorded_parameters(db_path)
-    params = recorded.params if recorded else SessionParameters()
-    frame = read_timeline(db_path).frame
-    return compute_sessions(frame, params).select("match_id", "break_reason")
 
 
 @contextmanager
@@ -275,7 +268,9 @@ def _player_outcomes(
                 yield _run_player(root, instance, gamertag, run_config)
         return
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    # By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the
+    # fork server would not import.
+    context.set_forkserver_preload(["sessions_pipeline.cli"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [
             pool.submit(_run_player_in_worker, root, gamertag, run_config) for gamertag in gamertags

@@ -19,7 +19,6 @@ from sessions_pipeline.sql import player_db
 from sessions_pipeline.sql.connection import open_player_db
 
 READ_LOCK_TIMEOUT_SECONDS = 10.0
-SESSION_FRAME_COLUMNS = ("match_id", "start_time", "session_id", "session_label", "is_stored")
 
 
 def load_sessions(
@@ -45,7 +44,7 @@ def load_sessions(
         # whole: read its signatures in this pass (a stored file skips the check).
         whole = recorded is None and not player_db.has_stored_sessions(con)
         stored = player_db.read_timeline(con, with_signatures=whole, with_stored=not whole).frame
-        params = _parameters(recorded, friends_xuids, gap_minutes)
+        params = replay_parameters(recorded, friends_xuids, gap_minutes)
         stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
         cutoff = stability_cutoff(now, stability_hours)
         is_stored = stored["stored_session_id"].is_not_null() & (stored["start_time"] <= cutoff)
@@ -83,11 +82,23 @@ def load_sessions(
     )
 
 
-def _parameters(
+def load_break_reasons(db_path: str | Path) -> pl.DataFrame:
+    """Why each match starts a session or not (`match_id`, `break_reason`), under the
+    parameters `load_sessions` replays: what `show` explains beside the sessions."""
+    with open_player_db(
+        Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
+    ) as con:
+        params = replay_parameters(player_db.read_recorded_parameters(con))
+        timeline = player_db.read_timeline(con).frame
+    return compute_sessions(timeline, params).select("match_id", "break_reason")
+
+
+def replay_parameters(
     recorded: player_db.RecordedParameters | None,
-    friends_xuids: Collection[str] | None,
-    gap_minutes: int | None,
+    friends_xuids: Collection[str] | None = None,
+    gap_minutes: int | None = None,
 ) -> SessionParameters:
+    """Those given, else those recorded by the last store, else the defaults."""
     base = recorded.params if recorded else SessionParameters(gap_minutes=DEFAULT_GAP_MINUTES)
     return SessionParameters(
         gap_minutes=gap_minutes if gap_minutes is not None else base.gap_minutes,
