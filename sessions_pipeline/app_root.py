@@ -188,14 +188,14 @@ class AppRoot:
         return [player for player in located if player.db_path.is_file()]
 
     def _known(self, profiles: dict[str, Player]) -> list[str]:
-        return sorted(profiles.keys() | set(self._folder_gamertags()))
+        return sorted(profiles.keys() | set(self.folder_gamertags()))
 
     def _locate(self, gamertag: str, profiles: dict[str, Player]) -> Player:
         return profiles.get(gamertag) or Player(
             gamertag, self.players_dir / gamertag / PLAYER_DB_NAME, None
         )
 
-    def _folder_gamertags(self) -> list[str]:
+    def folder_gamertags(self) -> list[str]:
         """Folders of data/players/ holding a player file.
 
         A folder whose name is not a safe gamertag is not a player: it could not be

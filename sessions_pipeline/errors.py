@@ -1,5 +1,7 @@
 """Errors a person can act on: each names the file or player and what is wrong."""
 
+import duckdb
+
 
 class SessionsPipelineError(Exception):
     """Base class, so callers (sensors, the CLI) can report ours and let bugs surface."""
@@ -23,3 +25,8 @@ class PlayerFileError(SessionsPipelineError):
 
 class PlayerFileLockedError(SessionsPipelineError):
     """Another process kept the player DB locked for longer than we agreed to wait."""
+
+
+FILE_ERRORS = (SessionsPipelineError, duckdb.Error, OSError)
+"""What a sensor or schedule tick reports and skips on: our errors, DuckDB refusing a file,
+the OS refusing it. Anything else is a bug and should surface."""

@@ -12,8 +12,18 @@ from __future__ import annotations
 import dagster as dg
 
 from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.errors import ConfigFileError
 
 
 def player_partitions(root: AppRoot) -> dg.StaticPartitionsDefinition:
-    """The root's gamertags as partition keys (none for an empty root, which still loads)."""
-    return dg.StaticPartitionsDefinition(root.gamertags())
+    """The root's gamertags as partition keys (none for an empty root, which still loads).
+
+    A malformed db_profiles.json must not take the whole code location down, or no sensor
+    could report it: the folder players stay partitions, and the sensors skip with the
+    file's error until it is fixed.
+    """
+    try:
+        return dg.StaticPartitionsDefinition(root.gamertags())
+    except ConfigFileError as error:
+        dg.get_dagster_logger().warning(f"{error}; only data/players/ folders are partitions")
+        return dg.StaticPartitionsDefinition(root.folder_gamertags())

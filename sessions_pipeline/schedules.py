@@ -9,7 +9,7 @@ from collections.abc import Collection
 import dagster as dg
 
 from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.errors import SessionsPipelineError
+from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.rules import DEFAULT_LABEL_TIME_ZONE
 from sessions_pipeline.run_config import sessions_run_config
 
@@ -38,7 +38,7 @@ def build_daily_backfill_schedule(
     ) -> list[dg.RunRequest] | dg.SkipReason:
         try:
             gamertags = [p.gamertag for p in root.players() if p.gamertag in loaded]
-        except SessionsPipelineError as error:
+        except FILE_ERRORS as error:
             return dg.SkipReason(str(error))
         if not gamertags:
             return dg.SkipReason(f"no player file in {root.path} among the loaded partitions")

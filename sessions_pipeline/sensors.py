@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Self
 
 import dagster as dg
-import duckdb
 import polars as pl
 
 from sessions_pipeline.app_root import AppRoot, Player
-from sessions_pipeline.errors import SessionsPipelineError
+from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.friends import load_friends_config, resolve_friends
 from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
@@ -30,9 +29,6 @@ FRIENDS_SENSOR_INTERVAL_SECONDS = 60
 STABILITY_SENSOR_INTERVAL_SECONDS = 300
 # A run holding a player file's write lock must not stall a tick: skip it, retry next tick.
 SENSOR_LOCK_TIMEOUT_SECONDS = 2.0
-
-# What a sensor catches and reports: our errors, DuckDB refusing a file, the OS refusing it.
-_FILE_ERRORS = (SessionsPipelineError, duckdb.Error, OSError)
 
 
 def _not_loaded(gamertag: str) -> str:
@@ -100,7 +96,7 @@ def build_friends_sensor(
                 return dg.SensorResult(skip_reason=f"{root.friends_file.name} unchanged")
             config = load_friends_config(root.friends_file)
             players = {player.gamertag: player for player in root.players()}
-        except _FILE_ERRORS as error:
+        except FILE_ERRORS as error:
             return dg.SensorResult(skip_reason=str(error))
         generation = state.generation + 1 if changed else state.generation
         targets = sorted(players) if changed else [g for g in state.pending if g in players]
@@ -118,7 +114,7 @@ def build_friends_sensor(
                     root, player, config, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
                 )
                 previous = friends[gamertag] if gamertag in friends else _recorded_friends(player)
-            except _FILE_ERRORS as error:
+            except FILE_ERRORS as error:
                 pending.append(gamertag)
                 problems.append(f"{gamertag}: {error}")
                 continue
@@ -172,7 +168,9 @@ class _Stability:
 
 
 def _stability(db_path: Path, now: datetime) -> _Stability:
-    frame = read_timeline(db_path, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS).frame
+    frame = read_timeline(
+        db_path, with_signatures=False, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+    ).frame
     stable_at = frame.filter(pl.col("stored_session_id").is_null())["start_time"] + timedelta(
         hours=DEFAULT_STABILITY_HOURS
     )
@@ -208,7 +206,7 @@ def build_stability_sensor(
             # A run launched now would fail on a broken friends file: skip until it's fixed.
             load_friends_config(root.friends_file)
             players = root.players()
-        except _FILE_ERRORS as error:
+        except FILE_ERRORS as error:
             return dg.SensorResult(skip_reason=str(error))
         cursor: dict[str, dict] = {}
         problems: list[str] = []
@@ -229,7 +227,7 @@ def build_stability_sensor(
                         not_reopened += 1
                         continue
                 stability = _stability(player.db_path, now)
-            except _FILE_ERRORS as error:
+            except FILE_ERRORS as error:
                 problems.append(f"{gamertag}: {error}")
                 if known:
                     cursor[gamertag] = known

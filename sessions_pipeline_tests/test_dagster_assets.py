@@ -187,3 +187,20 @@ def test_the_job_runs_a_player_with_the_documented_config(
     assert result.success
     assert metadata(result, "stored_sessions")["written"] > 0
     assert set(session_ids(demo_root, "JGtm")) == {None}
+
+
+def test_a_malformed_profiles_file_keeps_the_folder_players_and_the_sensors_say_why(
+    demo_root: Path,
+) -> None:
+    """The code location must load, or no sensor could report the broken file."""
+    (demo_root / "db_profiles.json").write_text('{"profiles": {"JGtm": {"db_path": 3}}}')
+
+    defs = build_definitions(AppRoot(demo_root))
+
+    partitions = defs.resolve_job_def(JOB_NAME).partitions_def
+    assert "JGtm" in partitions.get_partition_keys()
+    with dg.instance_for_test() as instance:
+        tick = defs.resolve_sensor_def("stability_sensor")(
+            dg.build_sensor_context(instance=instance)
+        )
+    assert "db_profiles.json" in tick.skip_reason.skip_message
