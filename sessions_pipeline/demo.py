@@ -21,17 +21,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from sessions_pipeline.app_root import PLAYER_DB_NAME, AppRoot, read_json_document
 from sessions_pipeline.errors import ConfigFileError
+from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.sql.levelup_schema import create_v4_player_tables, insert_frame
 
 PARIS = ZoneInfo("Europe/Paris")
 HISTORY_DAYS = 730
 RANDOM_POOL_SIZE = 12000
-
-PROFILES_FILE = "db_profiles.json"
-FRIENDS_FILE = Path(".streamlit") / "friends_defaults.json"
-PLAYERS_DIR = Path("data") / "players"
-PLAYER_DB_NAME = "stats.duckdb"
 
 FRIENDS_DEFAULTS: dict[str, list[str]] = {
     "2533274823110022": ["Madina97294", "Chocoboflor", "XxDaemonGamerxX", "~OldSquadMate"],
@@ -421,14 +418,6 @@ def _tonight_members() -> list[_Member]:
     ]
 
 
-def _normalize_now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if now.tzinfo is not None:
-        return now.astimezone(UTC).replace(tzinfo=None)
-    return now
-
-
 def generate_demo_matches(
     *, now: datetime | None = None, seed: int = 7
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -437,7 +426,7 @@ def generate_demo_matches(
     The last evening starts 4 h 30 before `now`, after a pause longer than the gap, so its
     later matches are younger than the stability threshold.
     """
-    now = _normalize_now(now)
+    now = utc_naive_now(now)
     rng = random.Random(seed)
     gen = _Generator(rng, now)
     tonight = now - timedelta(hours=4, minutes=30)
@@ -521,21 +510,23 @@ def _write_player_file(db_path: Path, tables: dict[str, pl.DataFrame]) -> None:
     os.replace(building, db_path)
 
 
-def _write_profiles(root: Path) -> None:
-    """Add the demo players to `db_profiles.json`, keeping any other profile it holds."""
-    path = root / PROFILES_FILE
-    content: dict[str, object] = {"profiles": {}}
-    if path.exists():
-        try:
-            content = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise ConfigFileError(f"{path} is not readable JSON: {error}") from error
-        if not isinstance(content, dict) or not isinstance(content.get("profiles", {}), dict):
-            raise ConfigFileError(f'{path} must hold {{"profiles": {{...}}}}; left as it is')
+def _write_profiles(app_root: AppRoot) -> None:
+    """Add the demo players to `db_profiles.json`, keeping any other profile it holds.
+
+    Read as the app reads it (`read_json_document`): a UTF-8 BOM is accepted, a key
+    written twice or broken JSON is a ConfigFileError and the file is left as it is.
+    """
+    path = app_root.profiles_file
+    content = read_json_document(path)
+    if content is None:
+        content = {"profiles": {}}
+    if not isinstance(content, dict) or not isinstance(content.get("profiles", {}), dict):
+        raise ConfigFileError(f'{path} must hold {{"profiles": {{...}}}}; left as it is')
     profiles = content.setdefault("profiles", {})
     for player in DEMO_PLAYERS:
+        db_path = app_root.players_dir / player.gamertag / PLAYER_DB_NAME
         profiles[player.gamertag] = {
-            "db_path": (PLAYERS_DIR / player.gamertag / PLAYER_DB_NAME).as_posix(),
+            "db_path": db_path.relative_to(app_root.path).as_posix(),
             "xuid": player.xuid,
         }
     partial = path.with_name(path.name + ".partial")
@@ -543,8 +534,8 @@ def _write_profiles(root: Path) -> None:
     os.replace(partial, path)
 
 
-def _write_friends_if_absent(root: Path) -> None:
-    path = root / FRIENDS_FILE
+def _write_friends_if_absent(app_root: AppRoot) -> None:
+    path = app_root.friends_file
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with path.open("x", encoding="utf-8") as file:
@@ -559,12 +550,12 @@ def build_demo_root(root: Path, *, now: datetime | None = None, seed: int = 7) -
     Player files are rebuilt from scratch; a friends file already there is the user's and
     is kept. The same `seed` and `now` give the same rows.
     """
-    root = Path(root)
-    now = _normalize_now(now)
+    app_root = AppRoot(Path(root))
+    now = utc_naive_now(now)
     stats, participants = generate_demo_matches(now=now, seed=seed)
     for player in DEMO_PLAYERS:
         tables = _player_tables(player.xuid, stats[player.xuid], participants, now)
-        _write_player_file(root / PLAYERS_DIR / player.gamertag / PLAYER_DB_NAME, tables)
-    _write_profiles(root)
-    _write_friends_if_absent(root)
+        _write_player_file(app_root.players_dir / player.gamertag / PLAYER_DB_NAME, tables)
+    _write_profiles(app_root)
+    _write_friends_if_absent(app_root)
     return [player.gamertag for player in DEMO_PLAYERS]

@@ -14,10 +14,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.demo import (
     DEMO_PLAYERS,
     FRIENDS_DEFAULTS,
-    FRIENDS_FILE,
     OLD_SQUAD_MATE,
     build_demo_root,
     friends_defaults_text,
@@ -27,7 +27,7 @@ from sessions_pipeline.sql.levelup_schema import (
     create_match_stats,
     create_v4_player_tables,
     insert_frame,
-    match_stats_columns,
+    match_stats_spec,
     read_table,
 )
 from sessions_pipeline_tests.levelup_files import (
@@ -78,7 +78,7 @@ def test_demo_root_holds_the_four_players_with_profiles(demo_root: Path) -> None
             "xuid": XUIDS[gamertag],
         }
         assert (demo_root / profiles[gamertag]["db_path"]).is_file()
-    assert (demo_root / FRIENDS_FILE).read_text() == friends_defaults_text()
+    assert AppRoot(demo_root).friends_file.read_text() == friends_defaults_text()
 
 
 def test_each_player_has_two_years_of_matches(demo_root: Path) -> None:
@@ -238,7 +238,7 @@ def test_a_time_zone_aware_now_is_the_same_instant(
 def test_rebuild_replaces_player_files_and_touches_nothing_else(demo_root: Path) -> None:
     before = read_match_stats(db_path(demo_root, "JGtm"))
     append_matches(db_path(demo_root, "JGtm"), [("extra", DEMO_NOW, None)])
-    (demo_root / FRIENDS_FILE).write_text('{"1": ["someone"]}\n')
+    AppRoot(demo_root).friends_file.write_text('{"1": ["someone"]}\n')
     (demo_root / "notes.txt").write_text("mine")
     other_player = make_player_file(db_path(demo_root, "Someone"), [])
     profiles_file = demo_root / "db_profiles.json"
@@ -249,13 +249,29 @@ def test_rebuild_replaces_player_files_and_touches_nothing_else(demo_root: Path)
     build_demo_root(demo_root, now=DEMO_NOW)
 
     assert read_match_stats(db_path(demo_root, "JGtm")).equals(before)
-    assert (demo_root / FRIENDS_FILE).read_text() == '{"1": ["someone"]}\n'
+    assert AppRoot(demo_root).friends_file.read_text() == '{"1": ["someone"]}\n'
     assert (demo_root / "notes.txt").read_text() == "mine"
     assert other_player.is_file()
     rebuilt_profiles = json.loads(profiles_file.read_text())["profiles"]
     assert sorted(rebuilt_profiles) == sorted([*GAMERTAGS, "Someone"])
     leftovers = [p.name for p in demo_root.rglob("*") if p.suffix in {".building", ".partial"}]
     assert leftovers == []
+
+
+def test_rebuild_accepts_profiles_with_a_bom_and_keeps_other_players(demo_root: Path) -> None:
+    """A db_profiles.json saved by a Windows editor (UTF-8 BOM) is read as the app reads it."""
+    profiles_file = AppRoot(demo_root).profiles_file
+    someone = {"db_path": "elsewhere/Someone.duckdb", "xuid": "2533274899999999"}
+    document = {"profiles": {"Someone": someone}}
+    profiles_file.write_text(json.dumps(document), encoding="utf-8-sig")
+    assert profiles_file.read_bytes().startswith(b"\xef\xbb\xbf")
+
+    assert build_demo_root(demo_root, now=DEMO_NOW) == GAMERTAGS
+
+    rebuilt = json.loads(profiles_file.read_text(encoding="utf-8"))["profiles"]
+    assert rebuilt["Someone"] == someone
+    assert sorted(rebuilt) == sorted([*GAMERTAGS, "Someone"])
+    assert AppRoot(demo_root).gamertags() == sorted([*GAMERTAGS, "Someone"])
 
 
 def test_committed_friends_file_is_the_demo_constant() -> None:
@@ -287,7 +303,7 @@ def test_v4_match_stats_has_session_columns_and_about_thirty_columns() -> None:
 
 
 def test_sync_match_stats_has_no_session_columns() -> None:
-    names = [name for name, _ in match_stats_columns("sync")]
+    names = [name for name, _ in match_stats_spec("sync")]
     assert {"match_id", "start_time", "teammates_signature"} <= set(names)
     assert "session_id" not in names
     assert "session_label" not in names

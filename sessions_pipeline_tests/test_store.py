@@ -456,7 +456,10 @@ def test_drift_lists_stored_rows_a_recompute_disputes(tmp_path: Path) -> None:
 
 
 def test_drift_ignores_a_session_still_open(tmp_path: Path) -> None:
-    """Its stored label lags until the recent match is stored: not drift."""
+    """The recent match the store leaves unstored (its session still open) is not drift.
+
+    The stable match stored before it, alone in its session, agrees with a recompute.
+    """
     path = make_player_file(tmp_path / "p.duckdb", matches_at(NOW, [-300, -60]))
     store(path)
     assert find_drift(path, now=NOW).is_empty()

@@ -118,8 +118,11 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def match_stats_columns(schema: SchemaKind = "v4") -> tuple[tuple[str, str], ...]:
-    """Columns (name, SQL type) of `match_stats` for a v4 or a sync-created file."""
+def match_stats_spec(schema: SchemaKind = "v4") -> tuple[tuple[str, str], ...]:
+    """Columns (name, SQL type) LevelUp creates `match_stats` with, v4 or sync schema.
+
+    The specification, not a given file's columns: those are `player_db.match_stats_columns`.
+    """
     if schema == "v4":
         return MATCH_STATS_V4_COLUMNS
     if schema == "sync":
@@ -157,7 +160,7 @@ def create_match_stats(
     not; `column_types` retypes a column (e.g. `start_time` as TIMESTAMPTZ, `session_id`
     as INTEGER) and `extra_columns` adds some, so tests can build every variant seen.
     """
-    columns = dict(match_stats_columns(schema))
+    columns = dict(match_stats_spec(schema))
     unknown = set(column_types or {}) - set(columns)
     if unknown:
         raise ValueError(f"cannot retype columns absent from match_stats: {sorted(unknown)}")

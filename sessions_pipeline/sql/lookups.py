@@ -9,6 +9,7 @@ sync that never filled them), so every lookup checks the catalog first and answe
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import NamedTuple
 
 import duckdb
 
@@ -20,23 +21,42 @@ WHERE table_catalog = current_database()
   AND lower(table_name) = ?
 """
 
+
+class _NameTable(NamedTuple):
+    """A table mapping xuids to gamertags, and the names of those two columns."""
+
+    table: str
+    xuid: str
+    gamertag: str
+
+
+# The two tables a gamertag <-> xuid lookup can read. These fixed identifiers are the only
+# values the templates below are ever filled with: nothing read from a file or a user.
+_ALIASES = _NameTable("xuid_aliases", "xuid", "gamertag")
+_TEAMMATES = _NameTable("teammates_aggregate", "teammate_xuid", "teammate_gamertag")
+
 # Gamertags are case-insensitive on Xbox Live. When several rows match, the one spelled
 # exactly as asked wins, then the smallest xuid, so the answer never depends on row order.
-_XUID_BY_ALIAS = """
-SELECT CAST(xuid AS VARCHAR) AS xuid
-FROM xuid_aliases
-WHERE xuid IS NOT NULL AND lower(trim(gamertag)) = lower($1)
-ORDER BY trim(gamertag) = $1 DESC, xuid
+_XUID_BY_GAMERTAG = """
+SELECT CAST({xuid} AS VARCHAR) AS xuid
+FROM {table}
+WHERE {xuid} IS NOT NULL AND lower(trim({gamertag})) = lower($1)
+ORDER BY trim({gamertag}) = $1 DESC, xuid
 LIMIT 1
 """
 
-_XUID_BY_TEAMMATE_GAMERTAG = """
-SELECT CAST(teammate_xuid AS VARCHAR) AS xuid
-FROM teammates_aggregate
-WHERE teammate_xuid IS NOT NULL AND lower(trim(teammate_gamertag)) = lower($1)
-ORDER BY trim(teammate_gamertag) = $1 DESC, xuid
-LIMIT 1
+_GAMERTAGS_BY_XUID = """
+SELECT CAST({xuid} AS VARCHAR) AS xuid, min(trim({gamertag})) AS gamertag
+FROM {table}
+WHERE CAST({xuid} AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
+  AND nullif(trim({gamertag}), '') IS NOT NULL
+GROUP BY 1
 """
+
+_XUID_BY_ALIAS = _XUID_BY_GAMERTAG.format(**_ALIASES._asdict())
+_XUID_BY_TEAMMATE_GAMERTAG = _XUID_BY_GAMERTAG.format(**_TEAMMATES._asdict())
+_GAMERTAGS_BY_ALIAS = _GAMERTAGS_BY_XUID.format(**_ALIASES._asdict())
+_GAMERTAGS_BY_TEAMMATE = _GAMERTAGS_BY_XUID.format(**_TEAMMATES._asdict())
 
 _KNOWN_XUID_CHECKS = {
     ("xuid_aliases", "xuid"): (
@@ -54,22 +74,6 @@ _KNOWN_XUID_CHECKS = {
         "WHERE trim(member) = $1)"
     ),
 }
-
-_GAMERTAGS_BY_ALIAS = """
-SELECT CAST(xuid AS VARCHAR) AS xuid, min(trim(gamertag)) AS gamertag
-FROM xuid_aliases
-WHERE CAST(xuid AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
-  AND nullif(trim(gamertag), '') IS NOT NULL
-GROUP BY 1
-"""
-
-_GAMERTAGS_BY_TEAMMATE = """
-SELECT CAST(teammate_xuid AS VARCHAR) AS xuid, min(trim(teammate_gamertag)) AS gamertag
-FROM teammates_aggregate
-WHERE CAST(teammate_xuid AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
-  AND nullif(trim(teammate_gamertag), '') IS NOT NULL
-GROUP BY 1
-"""
 
 # Same-team teammates of the player: one count per distinct match in which the teammate
 # shared the player's team_id (NULL team ids never match). Ties: smallest xuid first.
@@ -111,14 +115,14 @@ def _first_value(con: duckdb.DuckDBPyConnection, query: str, params: list[object
 
 def xuid_for_alias(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
     """The xuid `xuid_aliases` gives this gamertag (case-insensitive), if any."""
-    if not _has_columns(con, "xuid_aliases", "xuid", "gamertag"):
+    if not _has_columns(con, *_ALIASES):
         return None
     return _first_value(con, _XUID_BY_ALIAS, [gamertag])
 
 
 def xuid_for_teammate_gamertag(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
     """The xuid `teammates_aggregate` gives this gamertag (case-insensitive), if any."""
-    if not _has_columns(con, "teammates_aggregate", "teammate_xuid", "teammate_gamertag"):
+    if not _has_columns(con, *_TEAMMATES):
         return None
     return _first_value(con, _XUID_BY_TEAMMATE_GAMERTAG, [gamertag])
 
@@ -139,13 +143,10 @@ def is_known_xuid(con: duckdb.DuckDBPyConnection, xuid: str) -> bool:
 def gamertags_of(con: duckdb.DuckDBPyConnection, xuids: Collection[str]) -> dict[str, str]:
     """Display names of these xuids: `xuid_aliases` first, then `teammates_aggregate`."""
     names: dict[str, str] = {}
-    sources = (
-        (("xuid_aliases", "xuid", "gamertag"), _GAMERTAGS_BY_ALIAS),
-        (("teammates_aggregate", "teammate_xuid", "teammate_gamertag"), _GAMERTAGS_BY_TEAMMATE),
-    )
-    for (table, *columns), query in sources:
+    sources = ((_ALIASES, _GAMERTAGS_BY_ALIAS), (_TEAMMATES, _GAMERTAGS_BY_TEAMMATE))
+    for source, query in sources:
         missing = sorted(set(xuids) - names.keys())
-        if not missing or not _has_columns(con, table, *columns):
+        if not missing or not _has_columns(con, *source):
             continue
         names.update(dict(con.sql(query, params=[missing]).fetchall()))
     return names
