@@ -199,9 +199,20 @@ def test_readers_see_all_old_or_all_new_while_stores_rewrite_the_file(
         store_sessions(path, SessionParameters(gap_minutes=gap), StoreOptions(force=True))
         expected.append(tmp_path / f"gap_{gap}.parquet")
         load_sessions(path).write_parquet(expected[-1])
-    seconds = "3"
-    writer = start(programs, "store-loop", path, "--seconds", seconds, "--gaps", GAP_OLD, GAP_NEW)
-    reader = start(programs, "read-loop", path, "--seconds", seconds, "--expect", *expected)
+    reader_seconds = 3
+    writer = start(
+        programs,
+        "store-loop",
+        path,
+        "--seconds",
+        str(5 * reader_seconds),
+        "--gaps",
+        GAP_OLD,
+        GAP_NEW,
+    )
+    reader = start(
+        programs, "read-loop", path, "--seconds", str(reader_seconds), "--expect", *expected
+    )
     for program in (writer, reader):
         program.ready()
     for program in (writer, reader):

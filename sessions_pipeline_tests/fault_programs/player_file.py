@@ -59,12 +59,17 @@ WRITER_PAUSE_SECONDS = 0.6
 READER_PAUSE_SECONDS = 0.05
 
 
+def _reader_done(db: Path) -> Path:
+    return db.with_name(db.name + ".reader-done")
+
+
 def store_loop(db: Path, seconds: float, gaps: list[int]) -> None:
-    """Forced stores alternating between gaps, so every store rewrites most rows."""
+    """Forced stores alternating between gaps, so every store rewrites most rows, until the
+    reader says it is done (or `seconds` pass)."""
     _wait_for_go()
     deadline = time.monotonic() + seconds
     stores = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _reader_done(db).exists():
         params = SessionParameters(gap_minutes=gaps[stores % len(gaps)])
         store_sessions(db, params, StoreOptions(force=True))
         stores += 1
@@ -73,10 +78,11 @@ def store_loop(db: Path, seconds: float, gaps: list[int]) -> None:
 
 
 def read_loop(db: Path, seconds: float, expected: list[Path]) -> None:
-    """`load_sessions` until `seconds` pass (at least once), matching each read to a frame."""
+    """`load_sessions` for at least `seconds`, matching each read to a frame, and on (up to
+    five times as long, for a loaded machine) until every expected frame has been seen."""
     frames = [pl.read_parquet(path) for path in expected]
     _wait_for_go()
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
     matched = [0] * len(frames)
     mixed = 0
     errors: list[str] = []
@@ -91,9 +97,11 @@ def read_loop(db: Path, seconds: float, expected: list[Path]) -> None:
                 matched[hits[0]] += 1
             else:
                 mixed += 1
-        if time.monotonic() >= deadline:
+        elapsed = time.monotonic() - started
+        if (elapsed >= seconds and all(matched)) or elapsed >= 5 * seconds:
             break
         time.sleep(READER_PAUSE_SECONDS)
+    _reader_done(db).touch()
     _report({"matched": matched, "mixed": mixed, "errors": errors})
 
 
