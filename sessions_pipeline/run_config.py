@@ -18,6 +18,7 @@ from dagster._config.errors import PostProcessingError
 from pydantic import Field, ValidationError
 
 from sessions_pipeline.rules import DEFAULT_GAP_MINUTES
+from sessions_pipeline.sql.player_db import RecordedParameters
 
 
 class ComputedSessionsConfig(dg.Config):
@@ -101,3 +102,12 @@ def sessions_run_config(
             "stored_sessions": {"config": stored.model_dump()},
         }
     }
+
+
+def replayed_gap(recorded: RecordedParameters | None) -> int:
+    """The gap automation runs a player with: the one its file was last stored with.
+
+    A gap a user chose (`backfill --force --gap-minutes 90`) then outlives the next sensor
+    or schedule run; sending the default would recompute the whole file back to it.
+    """
+    return recorded.params.gap_minutes if recorded else DEFAULT_GAP_MINUTES

@@ -11,7 +11,9 @@ import dagster as dg
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.rules import DEFAULT_LABEL_TIME_ZONE
-from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.run_config import replayed_gap, sessions_run_config
+from sessions_pipeline.sensors import SENSOR_LOCK_TIMEOUT_SECONDS
+from sessions_pipeline.store import read_recorded_parameters
 
 DAILY_BACKFILL_CRON = "0 5 * * *"
 
@@ -37,19 +39,28 @@ def build_daily_backfill_schedule(
         context: dg.ScheduleEvaluationContext,
     ) -> list[dg.RunRequest] | dg.SkipReason:
         try:
-            gamertags = [p.gamertag for p in root.players() if p.gamertag in loaded]
+            players = [p for p in root.players() if p.gamertag in loaded]
         except FILE_ERRORS as error:
             return dg.SkipReason(str(error))
-        if not gamertags:
+        if not players:
             return dg.SkipReason(f"no player file in {root.path} among the loaded partitions")
         day = context.scheduled_execution_time.date().isoformat()
-        return [
-            dg.RunRequest(
-                run_key=f"daily:{gamertag}:{day}",
-                partition_key=gamertag,
-                run_config=sessions_run_config(),
+        requests = []
+        for player in players:
+            try:
+                recorded = read_recorded_parameters(
+                    player.db_path, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+                )
+            except FILE_ERRORS as error:
+                context.log.warning(f"{player.gamertag}: {error}; left for tomorrow")
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"daily:{player.gamertag}:{day}",
+                    partition_key=player.gamertag,
+                    run_config=sessions_run_config(gap_minutes=replayed_gap(recorded)),
+                )
             )
-            for gamertag in gamertags
-        ]
+        return requests
 
     return daily_sessions_backfill

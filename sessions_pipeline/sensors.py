@@ -17,13 +17,15 @@ from typing import Self
 import dagster as dg
 import polars as pl
 
-from sessions_pipeline.app_root import AppRoot, Player
+from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.friends import load_friends_config, resolve_friends
 from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.store import read_recorded_parameters, read_timeline
+from sessions_pipeline.run_config import replayed_gap, sessions_run_config
+from sessions_pipeline.sql import player_db
+from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.store import read_recorded_parameters
 
 FRIENDS_SENSOR_INTERVAL_SECONDS = 60
 STABILITY_SENSOR_INTERVAL_SECONDS = 300
@@ -113,11 +115,17 @@ def build_friends_sensor(
                 resolution = resolve_friends(
                     root, player, config, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
                 )
-                previous = friends[gamertag] if gamertag in friends else _recorded_friends(player)
+                recorded = read_recorded_parameters(
+                    player.db_path, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+                )
             except FILE_ERRORS as error:
                 pending.append(gamertag)
                 problems.append(f"{gamertag}: {error}")
                 continue
+            if gamertag in friends:
+                previous = friends[gamertag]
+            else:
+                previous = sorted(recorded.params.friends_xuids) if recorded else None
             current = sorted(resolution.xuids)
             friends[gamertag] = current
             if previous is not None and previous != current:
@@ -125,7 +133,9 @@ def build_friends_sensor(
                     dg.RunRequest(
                         run_key=f"friends:{gamertag}:{content_hash[:12]}:{generation}",
                         partition_key=gamertag,
-                        run_config=sessions_run_config(force=True),
+                        run_config=sessions_run_config(
+                            gap_minutes=replayed_gap(recorded), force=True
+                        ),
                     )
                 )
         cursor = _FriendsCursor(content_hash, generation, friends, pending).dump()
@@ -137,13 +147,6 @@ def build_friends_sensor(
         return dg.SensorResult(skip_reason=reason, cursor=cursor)
 
     return friends_changed_sensor
-
-
-def _recorded_friends(player: Player) -> list[str] | None:
-    recorded = read_recorded_parameters(
-        player.db_path, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
-    )
-    return sorted(recorded.params.friends_xuids) if recorded else None
 
 
 def _fingerprint(db_path: Path) -> list[int]:
@@ -161,22 +164,28 @@ def _fingerprint(db_path: Path) -> list[int]:
 
 @dataclass(frozen=True)
 class _Stability:
-    """When the player's unstored matches become stable: the latest already, the next one."""
+    """When the player's unstored matches become stable (the latest already, the next one),
+    and the gap its file was last stored with, for the run that stores them."""
 
     latest_crossed: datetime | None
     next_crossing: datetime | None
+    gap_minutes: int
 
 
 def _stability(db_path: Path, now: datetime) -> _Stability:
-    frame = read_timeline(
-        db_path, with_signatures=False, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
-    ).frame
+    with open_player_db(
+        db_path, read_only=True, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+    ) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        frame = player_db.read_timeline(con, with_signatures=False).frame
+    stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     stable_at = frame.filter(pl.col("stored_session_id").is_null())["start_time"] + timedelta(
-        hours=DEFAULT_STABILITY_HOURS
+        hours=stability_hours
     )
     return _Stability(
         latest_crossed=stable_at.filter(stable_at <= now).max(),
         next_crossing=stable_at.filter(stable_at > now).min(),
+        gap_minutes=replayed_gap(recorded),
     )
 
 
@@ -242,7 +251,7 @@ def build_stability_sensor(
                     dg.RunRequest(
                         run_key=f"stable:{gamertag}:{stability.latest_crossed.isoformat()}",
                         partition_key=gamertag,
-                        run_config=sessions_run_config(),
+                        run_config=sessions_run_config(gap_minutes=stability.gap_minutes),
                     )
                 )
         dumped = json.dumps(cursor, sort_keys=True)
