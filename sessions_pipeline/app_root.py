@@ -99,6 +99,15 @@ _JSON_TYPE_NAMES: dict[type, str] = {
 }
 
 
+def read_json_object(path: Path, expected: str) -> dict[str, object] | None:
+    """`read_json_document` for a file whose top must be an object (`expected` says which),
+    so every config file words a wrong shape the same way."""
+    document = read_json_document(path)
+    if document is not None and not isinstance(document, dict):
+        raise ConfigFileError(f"{path}: expected {expected}, got {describe_json_value(document)}")
+    return document
+
+
 def describe_json_value(value: object) -> str:
     """The JSON name of a parsed value's type, for messages a config author reads."""
     return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
@@ -216,14 +225,9 @@ class AppRoot:
     def _profiles(self) -> dict[str, Player]:
         """Players declared in db_profiles.json, validated as a whole."""
         path = self.profiles_file
-        document = read_json_document(path)
+        document = read_json_object(path, "an object with a 'profiles' object")
         if document is None:
             return {}
-        if not isinstance(document, dict):
-            raise ConfigFileError(
-                f"{path}: expected an object with a 'profiles' object, got "
-                f"{describe_json_value(document)}"
-            )
         profiles = document.get("profiles")
         if not isinstance(profiles, dict):
             found = (

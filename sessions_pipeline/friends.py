@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from sessions_pipeline.app_root import AppRoot, Player, describe_json_value, read_json_document
+from sessions_pipeline.app_root import AppRoot, Player, describe_json_value, read_json_object
 from sessions_pipeline.errors import ConfigFileError
 from sessions_pipeline.sql import lookups
 from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
@@ -54,14 +54,9 @@ def load_friends_config(path: Path) -> dict[str, list[str]]:
     A missing file means no entries. Anything else that is not exactly that shape is a
     ConfigFileError naming the file and the offending key or item.
     """
-    document = read_json_document(path)
+    document = read_json_object(path, "an object mapping player xuids to lists of friends")
     if document is None:
         return {}
-    if not isinstance(document, dict):
-        raise ConfigFileError(
-            f"{path}: expected an object mapping player xuids to lists of friends, "
-            f"got {describe_json_value(document)}"
-        )
     config: dict[str, list[str]] = {}
     for key, items in document.items():
         if not _is_xuid(key):
