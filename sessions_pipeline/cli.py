@@ -1,8 +1,9 @@
 """`sessions-pipeline`: the plan's backfill script, the demo, and a look at a player's sessions.
 
 `backfill` and `demo` launch the Dagster job (one run per player), so with DAGSTER_HOME
-set their runs are in the UI's history like any other; without it they run on a
-throwaway instance. `show` only reads, as the dashboard does.
+set their runs are in the UI's history like any other. Without it, `backfill` runs on a
+throwaway instance and `demo` records in the root's `dagster_home/`. `show` only reads,
+as the dashboard does.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -173,13 +175,33 @@ def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
 def _demo(root: AppRoot, args: argparse.Namespace) -> int:
     gamertags = build_demo_root(root.path)
     console.print(f"Demo root written to {escape(str(root.path))}: {', '.join(gamertags)}")
-    outcomes = _run_players(root, gamertags, sessions_run_config())
+    home = _demo_dagster_home(root)
+    with _dagster_home(home):
+        outcomes = _run_players(root, gamertags, sessions_run_config())
     _print_summary(outcomes, dry_run=False)
+    exports = {"DAGSTER_HOME": home}
+    if root.path != Path.cwd():
+        exports[HOME_ENV_VAR] = root.path
     console.print(
-        "Next: [bold]sessions-pipeline show --gamertag JGtm[/bold], or "
-        "[bold]dagster dev[/bold] from this directory to see the assets."
+        f"Runs recorded in the Dagster instance at {escape(str(home))}. Next: "
+        "[bold]sessions-pipeline show --gamertag JGtm[/bold], or the UI, from the checkout:",
+        soft_wrap=True,
     )
+    for name, path in exports.items():
+        console.print(f"  export {name}={escape(shlex.quote(str(path)))}", soft_wrap=True)
+    console.print("  uv run dg dev")
     return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def _demo_dagster_home(root: AppRoot) -> Path:
+    """Where the demo records its runs: DAGSTER_HOME if set, else the root's dagster_home.
+
+    In the checkout that is the committed `dagster_home/` the README points `dagster dev`
+    at, so the UI opens on the demo's runs and materialized partitions, not on nothing.
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    return root.path / "dagster_home"
 
 
 def _show(root: AppRoot, args: argparse.Namespace) -> int:
@@ -224,6 +246,21 @@ def _instance() -> Iterator[dg.DagsterInstance]:
     else:
         with dg.DagsterInstance.ephemeral() as instance:
             yield instance
+
+
+@contextmanager
+def _dagster_home(home: Path) -> Iterator[None]:
+    """DAGSTER_HOME set to `home` meanwhile, so `_instance` (and workers) open it."""
+    home.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home.absolute())
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def _run_players(

@@ -145,6 +145,49 @@ def test_demo_builds_a_root_and_stores_every_player(
         assert f"ok {gamertag}: " in out
         assert len(stored_ids(tmp_path, gamertag) - {None}) > 10
     assert (tmp_path / ".streamlit" / "friends_defaults.json").is_file()
+    assert f"Runs recorded in the Dagster instance at {tmp_path / 'dagster_home'}" in out
+    assert "DAGSTER_HOME" not in os.environ
+
+
+def recorded_in(home: Path) -> tuple[set[str], dict[str, set[str]], list[dg.DagsterRun]]:
+    """What the UI over `home` shows: stored_sessions partitions materialized, the players
+    each check evaluated (passing), and the runs."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey("stored_sessions"))
+        checks = {}
+        for name in ("no_drift", "no_unstored_stable_match"):
+            key = dg.AssetCheckKey(dg.AssetKey("stored_sessions"), name)
+            history = instance.event_log_storage.get_asset_check_execution_history(key, limit=50)
+            checks[name] = {
+                record.event.asset_check_evaluation.partition
+                for record in history
+                if record.event and record.event.asset_check_evaluation.passed
+            }
+        return materialized, checks, list(instance.get_runs())
+
+
+def test_demo_records_its_runs_where_the_readme_points_dagster_dev(tmp_path: Path) -> None:
+    assert main(["demo", "--root", str(tmp_path)]) == 0
+
+    materialized, checks, runs = recorded_in(tmp_path / "dagster_home")
+    assert materialized == set(GAMERTAGS)
+    assert checks == {"no_drift": set(GAMERTAGS), "no_unstored_stable_match": set(GAMERTAGS)}
+    assert sorted(run.tags["dagster/partition"] for run in runs) == GAMERTAGS
+    assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
+
+
+def test_demo_records_in_dagster_home_when_it_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, root = tmp_path / "elsewhere", tmp_path / "root"
+    home.mkdir()
+    root.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    assert main(["demo", "--root", str(root)]) == 0
+
+    assert recorded_in(home)[0] == set(GAMERTAGS)
+    assert not (root / "dagster_home").exists()
 
 
 def test_show_lists_sessions_newest_first_with_why_each_started(
