@@ -24,18 +24,23 @@ ops:
 
 def dagster(root: Path, *args: str, dagster_home: Path | None) -> subprocess.CompletedProcess[str]:
     """`dagster ...` run in the root as a user would, with DAGSTER_HOME set or not."""
+    return run_over(root, [sys.executable, "-m", "dagster", *args], root, dagster_home)
+
+
+def dg_command(root: Path, *args: str, dagster_home: Path) -> subprocess.CompletedProcess[str]:
+    """`dg ...` run in the checkout (the dg project) over the app root `root`."""
+    dg_script = Path(sys.executable).with_name("dg")
+    return run_over(root, [str(dg_script), *args], REPOSITORY, dagster_home)
+
+
+def run_over(
+    root: Path, argv: list[str], cwd: Path, dagster_home: Path | None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
     env[HOME_ENV_VAR] = str(root)
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home)
-    return subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def execute_job(root: Path, run_yaml: str, *, dagster_home: Path | None):
@@ -154,3 +159,41 @@ def test_the_workspace_loads_the_code_location(demo_root: Path) -> None:
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sessions_pipeline" in done.stderr + done.stdout
+
+
+@pytest.mark.dagster_cli
+def test_dg_check_defs_loads_the_project_without_module_flags(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    done = dg_command(demo_root, "check", "defs", dagster_home=tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+@pytest.mark.dagster_cli
+def test_dg_launch_runs_the_job_for_one_player_and_records_it(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (demo_root / "run.yaml").write_text(RUN_YAML.replace("gap_minutes: 120", "gap_minutes: 90"))
+
+    done = dg_command(
+        demo_root,
+        "launch",
+        "--job",
+        "sessions_job",
+        "--partition",
+        "JGtm",
+        "-c",
+        str(demo_root / "run.yaml"),
+        dagster_home=home,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert None not in stored_ids(demo_root)
+    (run,) = runs_in(home)
+    assert (run.job_name, run.tags["dagster/partition"]) == ("sessions_job", "JGtm")
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.run_config["ops"]["computed_sessions"]["config"] == {"gap_minutes": 90}
