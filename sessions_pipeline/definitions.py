@@ -16,7 +16,11 @@ from sessions_pipeline.assets import GROUP_NAME, build_session_assets
 from sessions_pipeline.checks import build_session_checks
 from sessions_pipeline.partitions import player_partitions
 from sessions_pipeline.schedules import build_daily_backfill_schedule
-from sessions_pipeline.sensors import build_friends_sensor, build_stability_sensor
+from sessions_pipeline.sensors import (
+    build_friends_sensor,
+    build_stability_sensor,
+    build_stored_files_sensor,
+)
 
 JOB_NAME = "sessions_job"
 
@@ -44,6 +48,7 @@ def build_definitions(root: AppRoot) -> dg.Definitions:
         sensors=[
             build_friends_sensor(root, JOB_NAME, keys),
             build_stability_sensor(root, JOB_NAME, keys),
+            build_stored_files_sensor(root, assets[-1].key, keys),
         ],
         schedules=[build_daily_backfill_schedule(root, JOB_NAME, keys)],
         executor=dg.in_process_executor,

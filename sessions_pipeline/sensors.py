@@ -1,7 +1,8 @@
-"""Sensors that keep stored sessions right as the friends list changes and matches age.
+"""Sensors that keep stored sessions right as the friends list changes and matches age,
+and that keep the instance's view of the files true.
 
-Both are built by small factories over an app root and the job, and both keep their
-memory in the sensor cursor (JSON), so a tick only does the work that changed. A file
+Each is built by a small factory over an app root, and each keeps its memory in the
+sensor cursor (JSON), so a tick only does the work that changed. A file
 that cannot be read makes a sensor skip with the file's error, never crash: the next
 tick tries again, and the UI shows the reason.
 """
@@ -10,14 +11,14 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Self
 
 import dagster as dg
 import polars as pl
 
-from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.app_root import AppRoot, Player
 from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.friends import load_friends_config, resolve_friends
 from sessions_pipeline.planning import utc_naive_now
@@ -25,10 +26,11 @@ from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
 from sessions_pipeline.run_config import replayed_gap, sessions_run_config
 from sessions_pipeline.sql import player_db
 from sessions_pipeline.sql.connection import open_player_db
-from sessions_pipeline.store import read_recorded_parameters
+from sessions_pipeline.store import StoredFile, read_recorded_parameters, read_stored_file
 
 FRIENDS_SENSOR_INTERVAL_SECONDS = 60
 STABILITY_SENSOR_INTERVAL_SECONDS = 300
+STORED_FILES_SENSOR_INTERVAL_SECONDS = 120
 # A run holding a player file's write lock must not stall a tick: skip it, retry next tick.
 SENSOR_LOCK_TIMEOUT_SECONDS = 2.0
 
@@ -265,3 +267,99 @@ def build_stability_sensor(
         return dg.SensorResult(skip_reason=reason, cursor=dumped)
 
     return stability_sensor
+
+
+def build_stored_files_sensor(
+    root: AppRoot, asset_key: dg.AssetKey, partition_keys: Collection[str]
+) -> dg.SensorDefinition:
+    """A sensor reporting, from the files, the stores this Dagster instance never saw.
+
+    A file stored by a run on another instance, or by a backfill without DAGSTER_HOME,
+    holds sessions while the UI shows its partition as Missing: only a materialization
+    flips a partition's status (an observation does not, for a materializable asset). So
+    for each player whose last store (recorded in its file) is newer than the partition's
+    latest materialization, a tick reports one, with what the file holds. It runs by
+    default, since it never writes a file and never launches a run; the cursor keeps each
+    file's fingerprint, so a file is reopened only after something wrote it.
+    """
+    loaded = frozenset(partition_keys)
+
+    @dg.sensor(
+        name="stored_files_sensor",
+        minimum_interval_seconds=STORED_FILES_SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reports a materialization of stored_sessions for each player file "
+        "stored outside this Dagster instance, so its partition is not shown as Missing.",
+    )
+    def stored_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        state: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
+        try:
+            players = root.players()
+        except FILE_ERRORS as error:
+            return dg.SensorResult(skip_reason=str(error))
+        cursor: dict[str, list[int]] = {}
+        problems: list[str] = []
+        events: list[dg.AssetMaterialization] = []
+        for player in players:
+            gamertag = player.gamertag
+            if gamertag not in loaded:
+                problems.append(_not_loaded(gamertag))
+                continue
+            try:
+                fingerprint = _fingerprint(player.db_path)
+                if state.get(gamertag) != fingerprint:
+                    stored = read_stored_file(
+                        player.db_path, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+                    )
+                    if stored and _unseen(context.instance, asset_key, gamertag, stored):
+                        events.append(_stored_file_materialization(asset_key, player, stored))
+            except FILE_ERRORS as error:
+                problems.append(f"{gamertag}: {error}")
+                continue
+            cursor[gamertag] = fingerprint
+        dumped = json.dumps(cursor, sort_keys=True)
+        for problem in problems:
+            context.log.warning(problem)
+        if events:
+            return dg.SensorResult(asset_events=events, cursor=dumped)
+        reason = "; ".join([*problems, "the instance knows every store of the files"])
+        return dg.SensorResult(skip_reason=reason, cursor=dumped)
+
+    return stored_files_sensor
+
+
+def _unseen(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, gamertag: str, stored: StoredFile
+) -> bool:
+    """Whether the file's last store is newer than the partition's latest materialization."""
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[gamertag]), limit=1
+    ).records
+    stored_at = stored.recorded.stored_at.replace(tzinfo=UTC).timestamp()
+    return not latest or latest[0].timestamp < stored_at
+
+
+def _stored_file_materialization(
+    asset_key: dg.AssetKey, player: Player, stored: StoredFile
+) -> dg.AssetMaterialization:
+    stored_at = stored.recorded.stored_at.replace(tzinfo=UTC)
+    params = stored.recorded.params
+    summary = (
+        f"{stored.sessions} sessions ({stored.stored_matches} matches) found stored in the "
+        f"file, last stored {stored_at:%Y-%m-%d %H:%M} UTC outside this Dagster instance"
+    )
+    return dg.AssetMaterialization(
+        asset_key=asset_key,
+        partition=player.gamertag,
+        description="Reported by stored_files_sensor from the player file.",
+        metadata={
+            "summary": dg.MetadataValue.text(summary),
+            "sessions_stored": dg.MetadataValue.int(stored.sessions),
+            "stored_matches": dg.MetadataValue.int(stored.stored_matches),
+            "stored_at": dg.MetadataValue.timestamp(stored_at),
+            "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
+            "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
+            "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
+            "db_path": dg.MetadataValue.path(str(player.db_path)),
+        },
+    )

@@ -212,6 +212,27 @@ def read_recorded_parameters(
         return player_db.read_recorded_parameters(con)
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """What a player file holds from its stores: the last one's parameters, and the rows."""
+
+    recorded: RecordedParameters
+    stored_matches: int
+    sessions: int
+
+
+def read_stored_file(
+    db_path: Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> StoredFile | None:
+    """The stored state of this file, or None if no store ever changed it."""
+    with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        if recorded is None:
+            return None
+        stored_matches, sessions = player_db.count_stored(con)
+    return StoredFile(recorded, stored_matches, sessions)
+
+
 def find_drift(db_path: Path, *, now: datetime | None = None) -> pl.DataFrame:
     """Stored rows of closed sessions that a recompute with the recorded parameters disputes.
 

@@ -293,8 +293,101 @@ class TestDailySchedule:
         assert "no player file" in result.skip_message
 
 
+class TestStoredFilesSensor:
+    """Files stored outside this instance must not show as Missing: the sensor reports them."""
+
+    name = "stored_files_sensor"
+    stored_sessions = dg.AssetKey("stored_sessions")
+
+    @staticmethod
+    def report(instance: dg.DagsterInstance, result: SensorExecutionData) -> None:
+        """What the sensor daemon does with a tick's asset events."""
+        for event in result.asset_events:
+            instance.report_runless_asset_event(event)
+
+    def test_the_first_tick_makes_files_stored_elsewhere_materialized(
+        self, demo_root: Path, instance: dg.DagsterInstance
+    ) -> None:
+        store_with_resolved_friends(demo_root)
+        defs = build_definitions(AppRoot(demo_root))
+        assert instance.get_materialized_partitions(self.stored_sessions) == set()
+
+        first = tick(defs, self.name, instance, None)
+        self.report(instance, first)
+
+        assert instance.get_materialized_partitions(self.stored_sessions) == set(GAMERTAGS)
+        jgtm = next(e for e in first.asset_events if e.partition == "JGtm")
+        assert jgtm.metadata["sessions_stored"].value == stored_session_count(demo_root) > 10
+        assert "outside this Dagster instance" in jgtm.metadata["summary"].value
+        unchanged = tick(defs, self.name, instance, first.cursor)
+        assert unchanged.asset_events == []
+        assert "the instance knows every store" in unchanged.skip_message
+        forgotten_cursor = tick(defs, self.name, instance, None)
+        assert forgotten_cursor.asset_events == []
+
+    def test_runs_of_this_instance_are_not_reported_again(
+        self, demo_root: Path, instance: dg.DagsterInstance
+    ) -> None:
+        defs = build_definitions(AppRoot(demo_root))
+        for gamertag in GAMERTAGS:
+            result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+                instance=instance, partition_key=gamertag
+            )
+            assert result.success
+
+        assert tick(defs, self.name, instance, None).asset_events == []
+
+    def test_a_later_store_outside_the_instance_is_reported(
+        self, demo_root: Path, instance: dg.DagsterInstance
+    ) -> None:
+        defs = build_definitions(AppRoot(demo_root))
+        assert (
+            defs.resolve_job_def(JOB_NAME)
+            .execute_in_process(instance=instance, partition_key="JGtm")
+            .success
+        )
+        cursor = tick(defs, self.name, instance, None).cursor
+        db_path = demo_root / "data" / "players" / "JGtm" / "stats.duckdb"
+        store_sessions(db_path, SessionParameters(gap_minutes=90), StoreOptions(force=True))
+
+        result = tick(defs, self.name, instance, cursor)
+
+        assert [(e.partition, e.metadata["gap_minutes"].value) for e in result.asset_events] == [
+            ("JGtm", 90)
+        ]
+
+    def test_never_stored_and_broken_files_report_nothing(
+        self, demo_root: Path, instance: dg.DagsterInstance
+    ) -> None:
+        broken = demo_root / "data" / "players" / "XxDaemonGamerxX" / "stats.duckdb"
+        broken.write_bytes(b"not a duckdb file" * 100)
+        defs = build_definitions(AppRoot(demo_root))
+
+        result = tick(defs, self.name, instance, None)
+
+        assert result.asset_events == []
+        assert "XxDaemonGamerxX: " in result.skip_message
+        assert "XxDaemonGamerxX" not in json.loads(result.cursor)
+
+    def test_it_runs_by_default_and_launches_nothing(self, demo_root: Path) -> None:
+        stored_files = sensor(build_definitions(AppRoot(demo_root)), self.name)
+        assert stored_files.default_status == dg.DefaultSensorStatus.RUNNING
+        assert stored_files.targets == []
+
+
+def stored_session_count(root: Path, gamertag: str = "JGtm") -> int:
+    with duckdb.connect(str(root / "data" / "players" / gamertag / "stats.duckdb")) as con:
+        [(count,)] = con.sql("SELECT count(DISTINCT session_id) FROM match_stats").fetchall()
+    return count
+
+
 def test_sensors_target_the_job_with_sensible_intervals(demo_root: Path) -> None:
     defs = build_definitions(AppRoot(demo_root))
     intervals = {s.name: s.minimum_interval_seconds for s in defs.sensors}
-    assert intervals == {"friends_changed_sensor": 60, "stability_sensor": 300}
-    assert {s.job_name for s in defs.sensors} == {JOB_NAME}
+    assert intervals == {
+        "friends_changed_sensor": 60,
+        "stability_sensor": 300,
+        "stored_files_sensor": 120,
+    }
+    assert {s.job_name for s in defs.sensors if s.targets} == {JOB_NAME}
+    assert len([s for s in defs.sensors if s.targets]) == 2

@@ -149,6 +149,16 @@ def has_stored_sessions(con: duckdb.DuckDBPyConnection) -> bool:
     return found
 
 
+def count_stored(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Matches (with a start time) holding a stored session id, and the sessions they form."""
+    stored_id = _stored_id(match_stats_columns(con))
+    [(matches, sessions)] = con.sql(
+        f"SELECT count({stored_id}), count(DISTINCT {stored_id}) FROM match_stats "
+        "WHERE start_time IS NOT NULL"
+    ).fetchall()
+    return matches, sessions
+
+
 def ensure_session_columns(con: duckdb.DuckDBPyConnection) -> bool:
     """Add the session columns when missing (never retype: v4 files have a VARCHAR id).
 
