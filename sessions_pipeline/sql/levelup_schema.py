@@ -14,7 +14,6 @@ from typing import Literal
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 SchemaKind = Literal["v4", "sync"]
 
@@ -228,14 +227,12 @@ def _align_time_zones(frame: pl.DataFrame, target_types: Mapping[str, str]) -> p
     return frame.with_columns(fixes) if fixes else frame
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | pa.Table) -> int:
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Insert a frame's rows in one INSERT ... SELECT, matching columns by name.
 
     Set-based so thousands of matches load in one statement; columns the frame lacks take
     their default (NULL). Returns the number of rows inserted.
     """
-    if isinstance(frame, pa.Table):
-        frame = pl.from_arrow(frame)
     target_types = _column_types(con, table)
     unknown = [name for name in frame.columns if name not in target_types]
     if unknown:
