@@ -33,6 +33,28 @@ from sessions_pipeline.store import StoreOptions, StoreResult, read_timeline, st
 GROUP_NAME = "sessions"
 LATEST_SESSIONS_SHOWN = 10
 CHANGES_SHOWN = 50
+OWNERS = ["team:levelup"]
+# Bump when what the assets compute changes: the UI then marks partitions materialized by
+# older code as changed, so someone knows to re-run them (with `force`).
+CODE_VERSION = "1"
+# What the `player_file` tag says: which assets only read the player's DuckDB file, which
+# one writes it.
+READS, WRITES, IN_MEMORY = "reads", "writes", "untouched"
+STORED_COLUMNS = dg.TableSchema(
+    columns=[
+        dg.TableColumn(
+            "session_id",
+            "INTEGER",
+            description="0 for the player's oldest session, +1 per new session; never moves.",
+        ),
+        dg.TableColumn(
+            "session_label",
+            "VARCHAR",
+            description="DD/MM/YYYY HH:MM\N{EN DASH}HH:MM (N) in Europe/Paris: first match, last "
+            "match, number of matches.",
+        ),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +77,13 @@ def build_session_assets(
     @dg.asset(
         partitions_def=partitions_def,
         group_name=GROUP_NAME,
-        kinds={"duckdb"},
-        description="The player's friends set: who, joining or leaving, starts a new session.",
+        kinds={"duckdb", "json"},
+        owners=OWNERS,
+        tags={"player_file": READS},
+        code_version=CODE_VERSION,
+        description="The player's friends: its entry in `.streamlit/friends_defaults.json`, "
+        "else its two most frequent teammates. A friend joining, or the player going solo, "
+        "starts a new session.",
     )
     def friends_xuids(context: dg.AssetExecutionContext) -> dg.Output[FriendsResolution]:
         player = root.player(context.partition_key)
@@ -66,9 +93,13 @@ def build_session_assets(
     @dg.asset(
         partitions_def=partitions_def,
         group_name=GROUP_NAME,
-        kinds={"duckdb"},
+        kinds={"duckdb", "polars"},
+        owners=OWNERS,
+        tags={"player_file": READS},
+        code_version=CODE_VERSION,
         deps=[friends_xuids],
-        description="The player's matches in (start_time, match_id) order, with stored values.",
+        description="The player's matches from `match_stats`, in (start_time, match_id) "
+        "order, with the session values already stored.",
     )
     def match_timeline(context: dg.AssetExecutionContext) -> dg.Output[TimelineRead]:
         timeline = read_timeline(root.player(context.partition_key).db_path)
@@ -78,8 +109,12 @@ def build_session_assets(
         partitions_def=partitions_def,
         group_name=GROUP_NAME,
         kinds={"polars"},
+        owners=OWNERS,
+        tags={"player_file": IN_MEMORY},
+        code_version=CODE_VERSION,
         config_schema=validated_config_schema(ComputedSessionsConfig),
-        description="Every match's session and why each session started (nothing written).",
+        description="Every match's session and why each session started (first, gap, "
+        "friend_joined, went_solo, teammates_changed). Computed in memory: nothing written.",
     )
     def computed_sessions(
         context: dg.AssetExecutionContext,
@@ -97,10 +132,15 @@ def build_session_assets(
         partitions_def=partitions_def,
         group_name=GROUP_NAME,
         kinds={"duckdb"},
+        owners=OWNERS,
+        tags={"player_file": WRITES},
+        code_version=CODE_VERSION,
+        metadata={"dagster/table_name": "match_stats", "dagster/column_schema": STORED_COLUMNS},
         config_schema=validated_config_schema(StoredSessionsConfig),
         output_required=False,
-        description="session_id and session_label frozen into the player's match_stats. "
-        "A dry run records an observation, not a materialization: the file did not change.",
+        description="`session_id` and `session_label` frozen into the player's `match_stats`: "
+        "matches older than 4 h, only the rows that change, in one transaction. A dry run "
+        "records an observation instead: the file did not change.",
     )
     def stored_sessions(
         context: dg.AssetExecutionContext, computed_sessions: ComputedSessions

@@ -15,6 +15,7 @@ from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.assets import GROUP_NAME, build_session_assets
 from sessions_pipeline.checks import build_session_checks
 from sessions_pipeline.partitions import player_partitions
+from sessions_pipeline.run_config import sessions_run_config
 from sessions_pipeline.schedules import build_daily_backfill_schedule
 from sessions_pipeline.sensors import (
     build_friends_sensor,
@@ -39,6 +40,9 @@ def build_definitions(root: AppRoot) -> dg.Definitions:
         JOB_NAME,
         selection=dg.AssetSelection.groups(GROUP_NAME),
         description="Freeze one player's sessions into its DuckDB file (partition = gamertag).",
+        # What the Launchpad opens with for a partition: every key of the run config, with
+        # its default, so a user edits values rather than guessing the shape.
+        config=sessions_run_config(),
     )
     keys = partitions_def.get_partition_keys()
     return dg.Definitions(

@@ -189,6 +189,36 @@ def test_the_job_runs_a_player_with_the_documented_config(
     assert set(session_ids(demo_root, "JGtm")) == {None}
 
 
+def test_the_launchpad_opens_each_partition_on_the_documented_config(
+    defs: dg.Definitions,
+) -> None:
+    job = defs.resolve_job_def(JOB_NAME)
+    for gamertag in GAMERTAGS:
+        assert job.partitioned_config.get_run_config_for_partition_key(gamertag) == (
+            sessions_run_config()
+        )
+    forced = job.execute_in_process(
+        partition_key="JGtm", run_config=sessions_run_config(gap_minutes=90, force=True)
+    )
+    assert metadata(forced, "computed_sessions")["gap_minutes"] == 90
+    assert metadata(forced, "stored_sessions")["force"] is True
+
+
+def test_the_assets_say_who_owns_them_and_which_one_writes_the_file(
+    defs: dg.Definitions,
+) -> None:
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert {name: spec.tags["player_file"] for name, spec in specs.items()} == {
+        "friends_xuids": "reads",
+        "match_timeline": "reads",
+        "computed_sessions": "untouched",
+        "stored_sessions": "writes",
+    }
+    assert all(spec.owners == ["team:levelup"] and spec.code_version for spec in specs.values())
+    columns = specs["stored_sessions"].metadata["dagster/column_schema"].columns
+    assert [column.name for column in columns] == ["session_id", "session_label"]
+
+
 def test_a_malformed_profiles_file_keeps_the_folder_players_and_the_sensors_say_why(
     demo_root: Path,
 ) -> None:
