@@ -320,10 +320,12 @@ def build_stored_files_sensor(
         dumped = json.dumps(cursor, sort_keys=True)
         for problem in problems:
             context.log.warning(problem)
-        if events:
-            return dg.SensorResult(asset_events=events, cursor=dumped)
-        reason = "; ".join([*problems, "the instance knows every store of the files"])
-        return dg.SensorResult(skip_reason=reason, cursor=dumped)
+        # A tick launches no run, so its history shows this reason, with or without events.
+        found = ", ".join(str(event.partition) for event in events)
+        outcome = f"reported the stores of {found}" if events else "the instance knows every store"
+        return dg.SensorResult(
+            asset_events=events, skip_reason="; ".join([*problems, outcome]), cursor=dumped
+        )
 
     return stored_files_sensor
 

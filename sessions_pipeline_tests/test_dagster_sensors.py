@@ -316,6 +316,7 @@ class TestStoredFilesSensor:
         self.report(instance, first)
 
         assert instance.get_materialized_partitions(self.stored_sessions) == set(GAMERTAGS)
+        assert first.skip_message == f"reported the stores of {', '.join(GAMERTAGS)}"
         jgtm = next(e for e in first.asset_events if e.partition == "JGtm")
         assert jgtm.metadata["sessions_stored"].value == stored_session_count(demo_root) > 10
         assert "outside this Dagster instance" in jgtm.metadata["summary"].value
