@@ -30,6 +30,7 @@ from rich.table import Table
 from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
+from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
 from sessions_pipeline.reader import load_break_reasons, load_sessions
 from sessions_pipeline.rules import SessionParameters, summarize_sessions
@@ -252,15 +253,8 @@ def _instance() -> Iterator[dg.DagsterInstance]:
 def _dagster_home(home: Path) -> Iterator[None]:
     """DAGSTER_HOME set to `home` meanwhile, so `_instance` (and workers) open it."""
     home.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home.absolute())
-    try:
+    with environment_variable("DAGSTER_HOME", str(home.absolute())):
         yield
-    finally:
-        if previous is None:
-            del os.environ["DAGSTER_HOME"]
-        else:
-            os.environ["DAGSTER_HOME"] = previous
 
 
 def _run_players(

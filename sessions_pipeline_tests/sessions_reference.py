@@ -7,7 +7,6 @@ rules are checked against the wording rather than against themselves.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import duckdb
 import polars as pl
 from hypothesis import strategies as st
 
+from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.rules import SessionParameters, compute_sessions
 from sessions_pipeline.store import StoreOptions, StoreResult, store_sessions
 from sessions_pipeline_tests.levelup_files import (
@@ -269,14 +269,9 @@ def connection_time_zone(time_zone: str) -> Iterator[None]:
     A TIMESTAMPTZ must be read as its instant whatever the connection's TimeZone is;
     on a UTC machine that would go untested.
     """
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = time_zone
-    time.tzset()
     try:
-        yield
+        with environment_variable("TZ", time_zone):
+            time.tzset()
+            yield
     finally:
-        if previous is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = previous
         time.tzset()

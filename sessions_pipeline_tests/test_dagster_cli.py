@@ -162,34 +162,19 @@ def test_the_workspace_loads_the_code_location(demo_root: Path) -> None:
 
 
 @pytest.mark.dagster_cli
-def test_dg_check_defs_loads_the_project_without_module_flags(
-    demo_root: Path, tmp_path: Path
-) -> None:
-    done = dg_command(demo_root, "check", "defs", dagster_home=tmp_path)
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "All definitions loaded successfully" in done.stdout + done.stderr
-
-
-@pytest.mark.dagster_cli
-def test_dg_launch_runs_the_job_for_one_player_and_records_it(
+def test_dg_checks_and_launches_the_project_without_module_flags(
     demo_root: Path, tmp_path: Path
 ) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (demo_root / "run.yaml").write_text(RUN_YAML.replace("gap_minutes: 120", "gap_minutes: 90"))
+    checked = dg_command(demo_root, "check", "defs", dagster_home=home)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+    run_yaml = demo_root / "run.yaml"
+    run_yaml.write_text(RUN_YAML.replace("gap_minutes: 120", "gap_minutes: 90"))
+    launch = ["launch", "--job", "sessions_job", "--partition", "JGtm", "-c", str(run_yaml)]
 
-    done = dg_command(
-        demo_root,
-        "launch",
-        "--job",
-        "sessions_job",
-        "--partition",
-        "JGtm",
-        "-c",
-        str(demo_root / "run.yaml"),
-        dagster_home=home,
-    )
+    done = dg_command(demo_root, *launch, dagster_home=home)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert None not in stored_ids(demo_root)
