@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -29,8 +28,8 @@ from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.errors import SessionsPipelineError
-from sessions_pipeline.reader import load_break_reasons, load_sessions
-from sessions_pipeline.rules import SessionParameters, summarize_sessions
+from sessions_pipeline.overview import read_overview
+from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.run_config import sessions_run_config
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
@@ -184,17 +183,7 @@ def _demo(root: AppRoot, args: argparse.Namespace) -> int:
 
 def _show(root: AppRoot, args: argparse.Namespace) -> int:
     player = root.player(args.gamertag)
-    sessions = load_sessions(player.db_path)
-    stored = sessions.group_by("session_id").agg(
-        pl.col("is_stored").all().alias("all_stored"), pl.col("is_stored").any().alias("any_stored")
-    )
-    summary = (
-        summarize_sessions(
-            sessions.join(load_break_reasons(player.db_path), on="match_id", how="left")
-        )
-        .join(stored, on="session_id")
-        .sort("session_id", descending=True)
-    )
+    summary = read_overview(player.db_path).summary
     if args.limit:
         summary = summary.head(args.limit)
     table = Table(title=f"{escape(player.gamertag)}: {len(summary)} sessions, newest first")
@@ -209,7 +198,7 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
             row["session_label"],
             str(row["matches"]),
             row["break_reason"] or "?",
-            "yes" if row["all_stored"] else "partly" if row["any_stored"] else "recent",
+            row["stored"],
         )
     console.print(table)
     return 0
