@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import dagster as dg
 from rich import box
@@ -132,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, help="show only the N newest sessions", metavar="N"
     )
     show.set_defaults(command=_show)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        parents=[common],
+        help="serve the sessions dashboard (a Streamlit page; read-only)",
+    )
+    dashboard.add_argument(
+        "--port", type=_positive_int, default=8501, metavar="N", help="port (default: %(default)s)"
+    )
+    dashboard.set_defaults(command=_dashboard)
     return parser
 
 
@@ -202,6 +213,32 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
+
+
+def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
+    """Become `streamlit run` on the page, so Ctrl-C and a kill reach the server itself.
+
+    It runs in the root, whose .streamlit/config.toml (if any) gives the theme; headless
+    and no usage statistics are set here too, for roots without one.
+    """
+    page = Path(__file__).with_name("dashboard.py")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(page),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    console.print(f"Dashboard of {escape(str(root.path))} on http://localhost:{args.port}")
+    sys.stdout.flush()
+    os.chdir(root.path)
+    os.execve(sys.executable, command, {**os.environ, HOME_ENV_VAR: str(root.path)})
 
 
 @contextmanager
