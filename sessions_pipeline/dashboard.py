@@ -28,6 +28,7 @@ from sessions_pipeline.overview import (
     PlayerOverview,
     read_overview,
 )
+from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.rules import BreakReason
 
 PLAYER_PARAM = "player"
@@ -68,13 +69,13 @@ def _cached_overview(version: tuple[str, int, int, int, int], minute: datetime) 
     return read_overview(version[0], now=minute)
 
 
-def read_player_file(path: Path) -> PlayerOverview:
-    """The page's read: cached per file version and per minute.
+def read_player_file(path: Path, *, now: datetime | None = None) -> PlayerOverview:
+    """The page's read: cached per file version and per minute of `now` (default: the clock).
 
     The minute is in the key because the 4-hour stability threshold moves with the clock:
     a match that crosses it changes what the page must say, though the file did not change.
     """
-    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    minute = utc_naive_now(now).replace(second=0, microsecond=0)
     return _cached_overview(file_version(path), minute)
 
 
