@@ -1,4 +1,4 @@
-"""`benchmarks/run.py --quick` runs end to end and prints every figure (issue 5, and the dashboard: i-k).
+"""`benchmarks/run.py --quick` runs end to end and prints every figure, the dashboard's too.
 
 Only that: the quick sizes are far too small for the timings to mean anything, so no
 timing is asserted; the full run (`benchmarks/run.py`) is what measures the targets.
