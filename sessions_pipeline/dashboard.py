@@ -209,14 +209,18 @@ def _session_matches(overview: PlayerOverview, table: pl.DataFrame, gamertag: st
     )
     if chosen is None:
         return
+    started = f"started ({overview.params.label_time_zone})"
     matches = overview.sessions.filter(pl.col("session_id") == chosen).select(
         "match_id",
-        _local("start_time", overview.params.label_time_zone).alias(
-            f"started ({overview.params.label_time_zone})"
-        ),
+        _local("start_time", overview.params.label_time_zone).alias(started),
         pl.when("is_stored").then(pl.lit("yes")).otherwise(pl.lit(RECENT)).alias("stored"),
     )
-    st.dataframe(matches, hide_index=True, width="stretch")
+    st.dataframe(
+        matches,
+        hide_index=True,
+        width="stretch",
+        column_config={started: st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm:ss")},
+    )
 
 
 def _friend_names(xuids: frozenset[str], names: dict[str, str]) -> str:
