@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -226,40 +227,40 @@ def test_a_profile_pointing_at_a_missing_file_is_a_message(
     assert "is missing" in messages(app)
 
 
-def test_a_corrupt_player_file_is_a_message(
-    demo_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db_path = AppRoot(demo_root).player("JGtm").db_path
-    db_path.write_bytes(b"not a database" * 1000)
-
-    app = page(demo_root, monkeypatch, player="JGtm")
-
-    assert_no_exception(app)
-    assert "Cannot read the sessions of JGtm" in messages(app)
-
-
-def test_a_file_without_match_stats_is_a_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db_path = tmp_path / "data" / "players" / "Empty" / "stats.duckdb"
-    db_path.parent.mkdir(parents=True)
+def empty_duckdb_file(db_path: Path) -> None:
     duckdb.connect(str(db_path)).close()
 
-    app = page(tmp_path, monkeypatch)
 
-    assert_no_exception(app)
-    assert "no match_stats table" in messages(app)
+def not_a_database(db_path: Path) -> None:
+    db_path.write_bytes(b"not a database" * 1000)
 
 
-def test_a_file_with_no_match_yet_is_a_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def no_match_yet(db_path: Path) -> None:
+    make_player_file(db_path)
+
+
+@pytest.mark.parametrize(
+    ("make_file", "message"),
+    [
+        (not_a_database, "Cannot read the sessions of P"),
+        (empty_duckdb_file, "no match_stats table"),
+        (no_match_yet, "holds no match with a start time yet"),
+    ],
+)
+def test_a_player_file_that_cannot_show_sessions_is_a_message(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_file: Callable[[Path], None],
+    message: str,
 ) -> None:
-    make_player_file(tmp_path / "data" / "players" / "New" / "stats.duckdb")
+    db_path = tmp_path / "data" / "players" / "P" / "stats.duckdb"
+    db_path.parent.mkdir(parents=True)
+    make_file(db_path)
 
     app = page(tmp_path, monkeypatch)
 
     assert_no_exception(app)
-    assert "holds no match with a start time yet" in messages(app)
+    assert message in messages(app)
 
 
 def test_a_broken_friends_file_is_a_message_and_the_sessions_still_show(
