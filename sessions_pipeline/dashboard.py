@@ -9,6 +9,7 @@ would disagree with every other reader of the file. The chosen player is in the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,6 +101,15 @@ def current_friends(root: AppRoot, player: Player) -> FriendsResolution:
     )
 
 
+def _code(text: object) -> str:
+    """Text from a file, a path or the URL as a Markdown code span: shown as written, never
+    read as Markdown (an underscore pair in a path would turn into italics, a link would
+    become clickable)."""
+    text = str(text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
 def _local(column: str, time_zone: str) -> pl.Expr:
     """A naive UTC column as naive wall-clock time in the labels' zone, for display."""
     return (
@@ -122,8 +132,8 @@ def _choose_player(gamertags: Sequence[str], root: AppRoot) -> str:
             index = list(gamertags).index(found[0])
         else:
             st.error(
-                f"The link asks for player **{wanted}**, who is not in {root.path}. "
-                f"Showing {gamertags[0]}; pick another player below."
+                f"The link asks for player {_code(wanted)}, who is not in {_code(root.path)}. "
+                f"Showing {_code(gamertags[0])}; pick another player below."
             )
     chosen = st.selectbox("Player", gamertags, index=index, key=PLAYER_PARAM)
     st.query_params[PLAYER_PARAM] = chosen
@@ -144,7 +154,7 @@ def _hints(overview: PlayerOverview, gamertag: str) -> None:
         st.warning(
             f"{matches} {overview.stability_hours:g} h {'are' if unstored > 1 else 'is'} not "
             "stored in the file yet; shown computed on the fly. To store it all, run "
-            f"`sessions-pipeline backfill --gamertag {gamertag}`."
+            f"{_code(f'sessions-pipeline backfill --gamertag {gamertag}')}."
         )
 
 
@@ -224,7 +234,8 @@ def _session_matches(overview: PlayerOverview, table: pl.DataFrame, gamertag: st
 
 
 def _friend_names(xuids: frozenset[str], names: dict[str, str]) -> str:
-    return ", ".join(f"{names.get(x, '?')} ({x})" for x in sorted(xuids, key=names.get)) or "none"
+    ordered = sorted(xuids, key=lambda xuid: (names.get(xuid, "").casefold(), xuid))
+    return ", ".join(f"{names.get(xuid, '?')} ({xuid})" for xuid in ordered) or "none"
 
 
 def _parameters(overview: PlayerOverview, root: AppRoot, player: Player) -> None:
@@ -248,7 +259,7 @@ def _parameters(overview: PlayerOverview, root: AppRoot, player: Player) -> None
     try:
         friends = current_friends(root, player)
     except FILE_ERRORS as error:
-        st.error(f"Cannot tell which friends a store would use now: {error}")
+        st.error(f"Cannot tell which friends a store would use now: {_code(error)}")
         return
     if recorded and friends.xuids != params.friends_xuids:
         st.warning(
@@ -258,9 +269,8 @@ def _parameters(overview: PlayerOverview, root: AppRoot, player: Player) -> None
             "does it when it is on)."
         )
     if friends.unresolved:
-        st.caption(
-            "In friends_defaults.json but unknown to this file: " + ", ".join(friends.unresolved)
-        )
+        unknown = ", ".join(_code(item) for item in friends.unresolved)
+        st.caption(f"In friends_defaults.json but unknown to this file: {unknown}")
 
 
 def render() -> None:
@@ -271,14 +281,14 @@ def render() -> None:
         root = AppRoot.from_env()
         gamertags = root.gamertags()
     except SessionsPipelineError as error:
-        st.error(f"Cannot list the players: {error}")
+        st.error(f"Cannot list the players: {_code(error)}")
         return
     if not gamertags:
         st.info(
-            f"No player in {root.path}: a player is a `data/players/<gamertag>/stats.duckdb` "
-            "file or a profile in `db_profiles.json`. Start the dashboard on a LevelUp root "
-            "(`sessions-pipeline dashboard --root DIR`), or build the demo one with "
-            "`sessions-pipeline demo`."
+            f"No player in {_code(root.path)}: a player is a "
+            "`data/players/<gamertag>/stats.duckdb` file or a profile in `db_profiles.json`. "
+            "Start the dashboard on a LevelUp root (`sessions-pipeline dashboard --root DIR`), "
+            "or build the demo one with `sessions-pipeline demo`."
         )
         return
     gamertag = _choose_player(gamertags, root)
@@ -286,10 +296,10 @@ def render() -> None:
         player = root.player(gamertag)
         overview = read_player_file(player.db_path)
     except FILE_ERRORS as error:
-        st.error(f"Cannot read the sessions of {gamertag}: {error}")
+        st.error(f"Cannot read the sessions of {_code(gamertag)}: {_code(error)}")
         return
     if overview.sessions.is_empty():
-        st.info(f"{player.db_path} holds no match with a start time yet: no session to show.")
+        st.info(f"{_code(player.db_path)} holds no match with a start time yet: nothing to show.")
         return
     _hints(overview, player.gamertag)
     _counts(overview)

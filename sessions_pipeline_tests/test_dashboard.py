@@ -210,7 +210,7 @@ def test_a_root_without_players_says_so(tmp_path: Path, monkeypatch: pytest.Monk
     app = page(tmp_path, monkeypatch)
 
     assert_no_exception(app)
-    assert f"No player in {tmp_path}" in messages(app)
+    assert f"No player in ` {tmp_path} `" in messages(app)
 
 
 def test_a_profile_pointing_at_a_missing_file_is_a_message(
@@ -223,7 +223,7 @@ def test_a_profile_pointing_at_a_missing_file_is_a_message(
     app = page(demo_root, monkeypatch, player="Ghost")
 
     assert_no_exception(app)
-    assert "Cannot read the sessions of Ghost" in messages(app)
+    assert "Cannot read the sessions of ` Ghost `" in messages(app)
     assert "is missing" in messages(app)
 
 
@@ -242,9 +242,9 @@ def no_match_yet(db_path: Path) -> None:
 @pytest.mark.parametrize(
     ("make_file", "message"),
     [
-        (not_a_database, "Cannot read the sessions of P"),
+        (not_a_database, "Cannot read the sessions of ` P `"),
         (empty_duckdb_file, "no match_stats table"),
-        (no_match_yet, "holds no match with a start time yet"),
+        (no_match_yet, "holds no match with a start time yet: nothing to show"),
     ],
 )
 def test_a_player_file_that_cannot_show_sessions_is_a_message(
