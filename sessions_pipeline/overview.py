@@ -76,8 +76,7 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     reasons = _session_start_reasons(timeline, params)
     stored = pl.col("stored_matches")
     summary = summarize_sessions(
-        sessions.with_columns(break_reason=reasons),
-        pl.col("is_stored").sum().alias("stored_matches"),
+        sessions.with_columns(break_reason=reasons), stored_matches="is_stored"
     ).select(
         "session_id",
         "session_label",
@@ -112,8 +111,9 @@ def _session_start_reasons(sessions: pl.DataFrame, params: SessionParameters) ->
     session_id = sessions["session_id"]
     starts = session_id.ne_missing(session_id.shift(1))
     bounds = starts | session_id.ne_missing(session_id.shift(-1))
+    timeline = sessions.select("match_id", "start_time", "teammates_signature")
     explained = break_reasons(
-        sessions.with_row_index("row").with_columns(starts=starts).filter(bounds), params
+        timeline.with_row_index("row").with_columns(starts=starts).filter(bounds), params
     ).filter("starts")
     nothing = pl.repeat(None, len(sessions), dtype=pl.String, eager=True)
     return nothing.scatter(explained["row"], explained["break_reason"]).alias("break_reason")

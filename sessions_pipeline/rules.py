@@ -193,22 +193,31 @@ def compute_sessions(
     )
 
 
-def summarize_sessions(sessions: pl.DataFrame, *more: pl.Expr) -> pl.DataFrame:
+def summarize_sessions(sessions: pl.DataFrame, **true_counts: str) -> pl.DataFrame:
     """One row per session, newest first: what `show`, the dashboard and the UI list.
 
-    `sessions` is in timeline order, as `compute_sessions` and `load_sessions` return it,
-    so a session's first row holds its start and its break reason: no sort per group.
-    `more` adds aggregations of the caller's own columns.
+    `sessions` is in timeline order, each session one run of rows, as `compute_sessions`
+    and `load_sessions` return it: a session's first row holds its label, start and break
+    reason, its last row its last start, so they are read by position, with no grouping.
+    Each of `true_counts` names a result column counting, per session, the rows where a
+    boolean column is true (`stored_matches="is_stored"`).
     """
+    matches = sessions["session_id"].rle().struct.field("len")
+    last = matches.cum_sum() - 1
+    first = last - matches + 1
+    counts = {}
+    for name, column in true_counts.items():
+        # Rows true before each row, and after the last: a session's count is a difference.
+        before = pl.concat([pl.Series([0]), sessions[column].cast(pl.Int64).cum_sum()])
+        counts[name] = before.gather(last + 1) - before.gather(first)
     return (
-        sessions.group_by("session_id", maintain_order=True)
-        .agg(
-            pl.col("session_label").first(),
-            pl.len().alias("matches"),
-            pl.col("start_time").first().alias("first_start"),
-            pl.col("start_time").last().alias("last_start"),
-            pl.col("break_reason").first(),
-            *more,
+        sessions.select(
+            pl.col("session_id", "session_label").gather(first),
+            matches=matches,
+            first_start=pl.col("start_time").gather(first),
+            last_start=pl.col("start_time").gather(last),
+            break_reason=pl.col("break_reason").gather(first),
         )
-        .sort("session_id", descending=True)
+        .with_columns(**counts)
+        .reverse()
     )
