@@ -331,8 +331,8 @@ def dashboard_figures(work: Path, sizes: Sizes) -> list[Figure]:
     return [
         Figure(
             f"(i) dashboard, first render of a {n:,}-match player: the page's read (cache "
-            "miss: sessions, why each started, parameters, friends' names) vs `load_sessions` "
-            "alone on the same file",
+            "miss: sessions, why each started, parameters, friends' names; the friends check "
+            "is a second cached read, in (k)) vs `load_sessions` alone on the same file",
             f"{first * 1000:.1f} ms vs {alone * 1000:.1f} ms = **{first / alone:.2f}x**",
             "≤ 1.5x",
             verdict(first / alone <= 1.5),
