@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,3 +315,19 @@ def test_a_broken_profiles_file_is_a_message(
     assert_no_exception(app)
     assert "Cannot list the players" in messages(app)
     assert "'profiles' must be an object" in messages(app)
+
+
+def test_the_page_never_imports_dagster() -> None:
+    """The dashboard runs beside LevelUp, which has no reason to install or load Dagster."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, sessions_pipeline.dashboard; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dagster_duckdb'}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
