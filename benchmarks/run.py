@@ -13,6 +13,7 @@ the verdicts say nothing about the targets: the run only proves every figure sti
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -23,18 +24,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
+import streamlit as st
 from references import row_loop_sessions, update_row_by_row
 from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.definitions import JOB_NAME
 from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.sensors import build_stability_sensor
@@ -282,6 +284,76 @@ def read_figure(work: Path, sizes: Sizes) -> Figure:
     )
 
 
+def dashboard_figures(work: Path, sizes: Sizes) -> list[Figure]:
+    """(i) the dashboard's first render of a player and (j) a rerun, against `load_sessions`.
+
+    The page's read path (`read_player_file`: the file's version, the cache, then one open
+    for the sessions, why each started, the parameters and the friends' names) is what a
+    render waits for from the file. A miss is forced by a new minute in the cache key, as
+    the clock does. (k) reports the whole page script, widgets and chart included, as
+    AppTest runs it (modules imported beforehand, as a running server has them).
+    """
+    from streamlit.testing.v1 import AppTest
+
+    from sessions_pipeline import dashboard
+
+    n = sizes.read_matches
+    progress(f"(i-k) the dashboard on a stored {n:,}-match player")
+    root = work / "dashboard-root"
+    db = write_player_file(root / "data" / "players" / "Bench" / "stats.duckdb", n)
+    store_sessions(db, PARAMS, StoreOptions(now=NOW))
+    minutes = (NOW + timedelta(minutes=i) for i in itertools.count(1))
+    alone, first, rerun = best_times(
+        sizes.small_repeats,
+        lambda: load_sessions(db, now=NOW),
+        lambda: dashboard.read_player_file(db, now=next(minutes)),
+        lambda: dashboard.read_player_file(db, now=NOW),
+    )
+
+    os.environ[HOME_ENV_VAR] = str(root)
+    try:
+        app = AppTest.from_file(dashboard.__file__, default_timeout=120)
+        app.run()  # imports the page's modules once, as a server's first visitor does
+        page_first = page_rerun = math.inf
+        for _ in range(sizes.repeats):
+            st.cache_resource.clear()
+            fresh = AppTest.from_file(dashboard.__file__, default_timeout=120)
+            start = time.perf_counter()
+            fresh.run()
+            page_first = min(page_first, time.perf_counter() - start)
+            start = time.perf_counter()
+            fresh.run()
+            page_rerun = min(page_rerun, time.perf_counter() - start)
+        if fresh.exception or fresh.error:
+            raise RuntimeError(f"the page failed: {fresh.exception or fresh.error}")
+    finally:
+        del os.environ[HOME_ENV_VAR]
+    return [
+        Figure(
+            f"(i) dashboard, first render of a {n:,}-match player: the page's read (cache "
+            "miss: sessions, why each started, parameters, friends' names; the friends check "
+            "is a second cached read, in (k)) vs `load_sessions` alone on the same file",
+            f"{first * 1000:.1f} ms vs {alone * 1000:.1f} ms = **{first / alone:.2f}x**",
+            "≤ 1.5x",
+            verdict(first / alone <= 1.5),
+        ),
+        Figure(
+            "(j) dashboard, rerun on the unchanged file: the page's read (cache hit: the "
+            "file's version, then the cached overview) vs `load_sessions`",
+            f"{rerun * 1000:.3f} ms = **{rerun / alone:.1%}**",
+            "< 5 %",
+            verdict(rerun / alone < 0.05),
+        ),
+        Figure(
+            f"(k) dashboard, the whole page script of the {n:,}-match player under AppTest "
+            "(read, tables, chart, widgets; not the browser's drawing): first render, rerun",
+            f"**{page_first * 1000:.0f} ms**, rerun **{page_rerun * 1000:.0f} ms**",
+            "report",
+            "reported",
+        ),
+    ]
+
+
 def sensor_figure(work: Path, sizes: Sizes) -> Figure:
     """(f) a stability-sensor tick over many player files where nothing changed."""
     files = sizes.sensor_files
@@ -380,6 +452,7 @@ def main() -> None:
             *rules_figures(work, sizes),
             *store_figures(work, sizes),
             read_figure(work, sizes),
+            *dashboard_figures(work, sizes),
             sensor_figure(work, sizes),
             backfill_figure(work, sizes),
         ]

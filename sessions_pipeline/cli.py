@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import dagster as dg
-import polars as pl
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -32,8 +32,8 @@ from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
-from sessions_pipeline.reader import load_break_reasons, load_sessions
-from sessions_pipeline.rules import SessionParameters, summarize_sessions
+from sessions_pipeline.overview import read_overview
+from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.run_config import sessions_run_config
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
@@ -136,6 +136,16 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, help="show only the N newest sessions", metavar="N"
     )
     show.set_defaults(command=_show)
+
+    dashboard = commands.add_parser(
+        "dashboard",
+        parents=[common],
+        help="serve the sessions dashboard (a Streamlit page; read-only)",
+    )
+    dashboard.add_argument(
+        "--port", type=_positive_int, default=8501, metavar="N", help="port (default: %(default)s)"
+    )
+    dashboard.set_defaults(command=_dashboard)
     return parser
 
 
@@ -207,17 +217,7 @@ def _demo_dagster_home(root: AppRoot) -> Path:
 
 def _show(root: AppRoot, args: argparse.Namespace) -> int:
     player = root.player(args.gamertag)
-    sessions = load_sessions(player.db_path)
-    stored = sessions.group_by("session_id").agg(
-        pl.col("is_stored").all().alias("all_stored"), pl.col("is_stored").any().alias("any_stored")
-    )
-    summary = (
-        summarize_sessions(
-            sessions.join(load_break_reasons(player.db_path), on="match_id", how="left")
-        )
-        .join(stored, on="session_id")
-        .sort("session_id", descending=True)
-    )
+    summary = read_overview(player.db_path).summary
     if args.limit:
         summary = summary.head(args.limit)
     table = Table(title=f"{escape(player.gamertag)}: {len(summary)} sessions, newest first")
@@ -232,10 +232,36 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
             row["session_label"],
             str(row["matches"]),
             row["break_reason"] or "?",
-            "yes" if row["all_stored"] else "partly" if row["any_stored"] else "recent",
+            row["stored"],
         )
     console.print(table)
     return 0
+
+
+def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
+    """Become `streamlit run` on the page, so Ctrl-C and a kill reach the server itself.
+
+    It runs in the root, whose .streamlit/config.toml (if any) gives the theme; headless
+    and no usage statistics are set here too, for roots without one.
+    """
+    page = Path(__file__).with_name("dashboard.py")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(page),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    console.print(f"Dashboard of {escape(str(root.path))} on http://localhost:{args.port}")
+    sys.stdout.flush()
+    os.chdir(root.path)
+    os.execve(sys.executable, command, {**os.environ, HOME_ENV_VAR: str(root.path)})
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import recompute_window, stability_cutoff
@@ -39,32 +40,58 @@ def load_sessions(
     with open_player_db(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
     ) as con:
-        recorded = player_db.read_recorded_parameters(con)
-        # A file the pipeline never stored, and that holds no stored id, is recomputed
-        # whole: read its signatures in this pass (a stored file skips the check).
-        whole = recorded is None and not player_db.has_stored_sessions(con)
-        stored = player_db.read_timeline(con, with_signatures=whole, with_stored=not whole).frame
-        params = replay_parameters(recorded, friends_xuids, gap_minutes)
-        stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
-        cutoff = stability_cutoff(now, stability_hours)
-        is_stored = stored["stored_session_id"].is_not_null() & (stored["start_time"] <= cutoff)
-        window = recompute_window(stored["stored_session_id"], is_stored)
-        frozen = stored.with_columns(is_stored=is_stored).select(
-            "match_id",
-            "start_time",
-            pl.col("stored_session_id").alias("session_id"),
-            pl.col("stored_session_label").alias("session_label"),
-            "is_stored",
+        return read_sessions(
+            con,
+            player_db.read_recorded_parameters(con),
+            friends_xuids=friends_xuids,
+            gap_minutes=gap_minutes,
+            now=now,
         )
-        if window is None:
-            return frozen
-        tail = (
-            stored
-            if whole
-            else player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
-                len(stored) - window.start
-            )
+
+
+def read_sessions(
+    con: duckdb.DuckDBPyConnection,
+    recorded: player_db.RecordedParameters | None,
+    *,
+    friends_xuids: Collection[str] | None = None,
+    gap_minutes: int | None = None,
+    now: datetime | None = None,
+    with_signatures: bool = False,
+) -> pl.DataFrame:
+    """`load_sessions` on an open connection, for readers that ask the file more in one open.
+
+    `with_signatures` keeps `teammates_signature` (read in the same pass), for readers
+    that explain why sessions broke.
+    """
+    # A file the pipeline never stored, and that holds no stored id, is recomputed
+    # whole: read its signatures in this pass (a stored file skips the check).
+    whole = recorded is None and not player_db.has_stored_sessions(con)
+    stored = player_db.read_timeline(
+        con, with_signatures=whole or with_signatures, with_stored=not whole
+    ).frame
+    params = replay_parameters(recorded, friends_xuids, gap_minutes)
+    stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
+    cutoff = stability_cutoff(now, stability_hours)
+    is_stored = stored["stored_session_id"].is_not_null() & (stored["start_time"] <= cutoff)
+    window = recompute_window(stored["stored_session_id"], is_stored)
+    signatures = ["teammates_signature"] if with_signatures else []
+    frozen = stored.with_columns(is_stored=is_stored).select(
+        "match_id",
+        "start_time",
+        pl.col("stored_session_id").alias("session_id"),
+        pl.col("stored_session_label").alias("session_label"),
+        *signatures,
+        "is_stored",
+    )
+    if window is None:
+        return frozen
+    tail = (
+        stored
+        if whole
+        else player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
+            len(stored) - window.start
         )
+    )
     computed = compute_sessions(tail, params, first_session_id=window.first_session_id)
     return pl.concat(
         [
@@ -74,23 +101,13 @@ def load_sessions(
                 "start_time",
                 "session_id",
                 "session_label",
+                *signatures,
                 is_stored=pl.lit(is_stored.slice(window.start))
                 & pl.col("session_id").eq_missing(pl.col("stored_session_id"))
                 & pl.col("session_label").eq_missing(pl.col("stored_session_label")),
             ),
         ]
     )
-
-
-def load_break_reasons(db_path: str | Path) -> pl.DataFrame:
-    """Why each match starts a session or not (`match_id`, `break_reason`), under the
-    parameters `load_sessions` replays: what `show` explains beside the sessions."""
-    with open_player_db(
-        Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
-    ) as con:
-        params = replay_parameters(player_db.read_recorded_parameters(con))
-        timeline = player_db.read_timeline(con).frame
-    return compute_sessions(timeline, params).select("match_id", "break_reason")
 
 
 def replay_parameters(

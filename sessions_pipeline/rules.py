@@ -157,6 +157,24 @@ def label_sessions(sessions: pl.DataFrame, label_time_zone: str) -> pl.DataFrame
     return sessions.with_columns(session_label=labels.gather(sessions["session_id"].rle_id()))
 
 
+def break_reasons(timeline: pl.DataFrame, params: SessionParameters) -> pl.DataFrame:
+    """The prepared timeline with `break_reason`: why each match starts a session (or null).
+
+    Other columns come through; no session ids or labels, for callers that only ask why.
+    """
+    if params.friends_xuids:
+        helpers = _friend_presence(params.friends_xuids)
+    else:
+        helpers = [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
+    names = [helper.meta.output_name() for helper in helpers]
+    return (
+        prepare_timeline(timeline)
+        .with_columns(helpers)
+        .with_columns(break_reason=_break_reasons(params, names))
+        .drop(names)
+    )
+
+
 def compute_sessions(
     timeline: pl.DataFrame, params: SessionParameters, *, first_session_id: int = 0
 ) -> pl.DataFrame:
@@ -165,36 +183,41 @@ def compute_sessions(
     Rows with a NULL start time are dropped (the caller counts them). Other columns come
     through. `first_session_id` lets a recompute start at a stored session and keep its id.
     """
-    if params.friends_xuids:
-        helpers = _friend_presence(params.friends_xuids)
-    else:
-        helpers = [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
-    names = [helper.meta.output_name() for helper in helpers]
-    prepared = prepare_timeline(timeline).with_columns(helpers)
-    sessions = (
-        prepared.with_columns(break_reason=_break_reasons(params, names))
-        .with_columns(
-            session_id=(
-                pl.col("break_reason").is_not_null().cum_sum().cast(pl.Int64) - 1 + first_session_id
-            )
+    sessions = break_reasons(timeline, params).with_columns(
+        session_id=(
+            pl.col("break_reason").is_not_null().cum_sum().cast(pl.Int64) - 1 + first_session_id
         )
-        .drop(names)
     )
     return label_sessions(sessions, params.label_time_zone).select(
         *[c for c in sessions.columns if c not in SESSION_COLUMNS], *SESSION_COLUMNS
     )
 
 
-def summarize_sessions(sessions: pl.DataFrame) -> pl.DataFrame:
-    """One row per session, newest first: what `show` and the UI list."""
+def summarize_sessions(sessions: pl.DataFrame, **true_counts: str) -> pl.DataFrame:
+    """One row per session, newest first: what `show`, the dashboard and the UI list.
+
+    `sessions` is in timeline order, each session one run of rows, as `compute_sessions`
+    and `load_sessions` return it: a session's first row holds its label, start and break
+    reason, its last row its last start, so they are read by position, with no grouping.
+    Each of `true_counts` names a result column counting, per session, the rows where a
+    boolean column is true (`stored_matches="is_stored"`).
+    """
+    matches = sessions["session_id"].rle().struct.field("len")
+    last = matches.cum_sum() - 1
+    first = last - matches + 1
+    counts = {}
+    for name, column in true_counts.items():
+        # Rows true before each row, and after the last: a session's count is a difference.
+        before = pl.concat([pl.Series([0]), sessions[column].cast(pl.Int64).cum_sum()])
+        counts[name] = before.gather(last + 1) - before.gather(first)
     return (
-        sessions.group_by("session_id")
-        .agg(
-            pl.col("session_label").first(),
-            pl.len().alias("matches"),
-            pl.col("start_time").min().alias("first_start"),
-            pl.col("start_time").max().alias("last_start"),
-            pl.col("break_reason").sort_by("start_time", "match_id").first(),
+        sessions.select(
+            pl.col("session_id", "session_label").gather(first),
+            matches=matches,
+            first_start=pl.col("start_time").gather(first),
+            last_start=pl.col("start_time").gather(last),
+            break_reason=pl.col("break_reason").gather(first),
         )
-        .sort("session_id", descending=True)
+        .with_columns(**counts)
+        .reverse()
     )

@@ -1,0 +1,119 @@
+"""A player's sessions as a person reads them: what `show` prints and the dashboard draws.
+
+One read-only open of the player file gives `load_sessions`' rows, one line per session
+(why it started, whether it is stored), the parameters the file was stored with and the
+friends' gamertags, so the command line and the page can never tell two stories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from sessions_pipeline.planning import stability_cutoff
+from sessions_pipeline.reader import READ_LOCK_TIMEOUT_SECONDS, read_sessions, replay_parameters
+from sessions_pipeline.rules import (
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    break_reasons,
+    summarize_sessions,
+)
+from sessions_pipeline.sql import lookups, player_db
+from sessions_pipeline.sql.connection import open_player_db
+
+STORED = "yes"
+PARTLY_STORED = "partly"
+RECENT = "recent"
+"""Whether a session's values are frozen in the file: all, some, or none of its matches
+(`recent`: computed on the fly, as the next store will write them)."""
+
+
+@dataclass(frozen=True)
+class PlayerOverview:
+    """Everything the views of one player show, read in one open of its file.
+
+    `sessions` is `load_sessions`' frame; `summary` has one row per session, newest
+    first: `session_id, session_label, matches, first_start, last_start, break_reason,
+    stored` (`stored` is STORED, PARTLY_STORED or RECENT).
+    """
+
+    sessions: pl.DataFrame
+    summary: pl.DataFrame
+    recorded: player_db.RecordedParameters | None
+    params: SessionParameters
+    stability_hours: float
+    friend_gamertags: dict[str, str]
+    cutoff: datetime
+
+    @property
+    def stored_matches(self) -> int:
+        return int(self.sessions["is_stored"].sum())
+
+    @property
+    def computed_matches(self) -> int:
+        return len(self.sessions) - self.stored_matches
+
+    @property
+    def unstored_stable_matches(self) -> int:
+        """Matches old enough to be stored that are not (a backfill would write them)."""
+        stable = self.sessions["start_time"] <= self.cutoff
+        return int((stable & ~self.sessions["is_stored"]).sum())
+
+
+def read_overview(db_path: str | Path, *, now: datetime | None = None) -> PlayerOverview:
+    """The player's sessions with the parameters recorded in its file (read-only)."""
+    with open_player_db(
+        Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
+    ) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        params = replay_parameters(recorded)
+        timeline = read_sessions(con, recorded, now=now, with_signatures=True)
+        friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
+    sessions = timeline.drop("teammates_signature")
+    reasons = _session_start_reasons(timeline, params)
+    stored = pl.col("stored_matches")
+    summary = summarize_sessions(
+        sessions.with_columns(break_reason=reasons), stored_matches="is_stored"
+    ).select(
+        "session_id",
+        "session_label",
+        "matches",
+        "first_start",
+        "last_start",
+        "break_reason",
+        stored=pl.when(stored == pl.col("matches"))
+        .then(pl.lit(STORED))
+        .when(stored > 0)
+        .then(pl.lit(PARTLY_STORED))
+        .otherwise(pl.lit(RECENT)),
+    )
+    stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
+    return PlayerOverview(
+        sessions=sessions,
+        summary=summary,
+        recorded=recorded,
+        params=params,
+        stability_hours=stability_hours,
+        friend_gamertags=friend_gamertags,
+        cutoff=stability_cutoff(now, stability_hours),
+    )
+
+
+def _session_start_reasons(sessions: pl.DataFrame, params: SessionParameters) -> pl.Series:
+    """Why each session started, on its first match (null on the others).
+
+    A break depends only on a match and its predecessor, so the rules run on the first
+    and last match of each session alone, not on the whole history.
+    """
+    session_id = sessions["session_id"]
+    starts = session_id.ne_missing(session_id.shift(1))
+    bounds = starts | session_id.ne_missing(session_id.shift(-1))
+    timeline = sessions.select("match_id", "start_time", "teammates_signature")
+    explained = break_reasons(
+        timeline.with_row_index("row").with_columns(starts=starts).filter(bounds), params
+    ).filter("starts")
+    nothing = pl.repeat(None, len(sessions), dtype=pl.String, eager=True)
+    return nothing.scatter(explained["row"], explained["break_reason"]).alias("break_reason")
