@@ -56,18 +56,34 @@ def utc_naive(start_time: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def prepare_timeline(timeline: pl.DataFrame) -> pl.DataFrame:
-    """Matches with a start time in `(start_time, match_id)` order, start time as naive UTC."""
-    if "teammates_signature" not in timeline.columns:
-        timeline = timeline.with_columns(teammates_signature=pl.lit(None, pl.String))
-    return (
-        timeline.with_columns(
-            utc_naive(pl.col("start_time"), timeline.schema["start_time"]).alias("start_time"),
-            pl.col("match_id").cast(pl.String),
-            pl.col("teammates_signature").cast(pl.String),
-        )
-        .filter(pl.col("start_time").is_not_null())
-        .sort("start_time", "match_id")
+    """Matches with a start time in `(start_time, match_id)` order, start time as naive UTC.
+
+    A timeline already prepared (as the reader hands it over) passes through without a
+    copy: no filter without a NULL start time, no reordering of rows already in order.
+    """
+    timeline = timeline.with_columns(
+        utc_naive(pl.col("start_time"), timeline.schema["start_time"]).alias("start_time"),
+        pl.col("match_id").cast(pl.String),
     )
+    if timeline["start_time"].has_nulls():
+        timeline = timeline.filter(pl.col("start_time").is_not_null())
+    return in_timeline_order(timeline)
+
+
+def in_timeline_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` sorted by `(start_time, match_id)`, without a copy when it already is.
+
+    Files are mostly synced in time order. Checking that costs a scan of the start times
+    (and a look at the match ids of equal ones), where a sort copies every column and
+    builds keys of both columns for every row: half the peak memory of a million matches.
+    """
+    start = frame["start_time"]
+    if start.is_sorted():
+        tied = start.eq(start.shift(1)).fill_null(False).arg_true()
+        match_id = frame["match_id"]
+        if match_id.gather(tied).gt(match_id.gather(tied - 1)).fill_null(False).all():
+            return frame
+    return frame.sort("start_time", "match_id")
 
 
 def _teammate_set(signature: pl.Expr) -> pl.Expr:
@@ -96,28 +112,62 @@ def _friend_presence(friends_xuids: frozenset[str]) -> list[pl.Expr]:
     text = pl.col("teammates_signature").fill_null("")
     testable = sorted(x for x in friends_xuids if x and x == x.strip() and "," not in x)
     return [
-        text.str.contains(rf"(?:^|,)\s*{pl.escape_regex(xuid)}\s*(?:,|$)").alias(f"{_FRIEND}{i}")
-        for i, xuid in enumerate(testable)
-    ] or [pl.lit(False).alias(f"{_FRIEND}0")]  # no friend can ever be present
+        text.str.contains(rf"(?:^|,)\s*{pl.escape_regex(xuid)}\s*(?:,|$)").alias(_FRIEND + xuid)
+        for xuid in testable
+    ] or [pl.lit(False).alias(_FRIEND)]  # no friend can ever be present
 
 
-def _break_reasons(params: SessionParameters, helpers: list[str]) -> pl.Expr:
+def teammate_columns(params: SessionParameters) -> list[pl.Expr]:
+    """What the break rules read of `teammates_signature`, as columns computed per row.
+
+    A flag per friend in friends mode, else the teammate set. Each depends on its own row
+    only, so a reader can compute them as it reads and let go of the signatures' text;
+    `compute_sessions` uses them when the timeline holds them, else computes them.
+    """
+    if params.friends_xuids:
+        return _friend_presence(params.friends_xuids)
+    return [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
+
+
+def _break_conditions(params: SessionParameters, helpers: list[str]) -> list[tuple[str, pl.Expr]]:
+    """Each reason a match starts a session, with its test, in order of precedence."""
     previous_start = pl.col("start_time").shift(1)
-    is_first = previous_start.is_null()
-    is_gap = (pl.col("start_time") - previous_start) > pl.duration(minutes=params.gap_minutes)
-    reasons = pl.when(is_first).then(pl.lit(BreakReason.FIRST.value))
-    reasons = reasons.when(is_gap).then(pl.lit(BreakReason.GAP.value))
+    gap = (pl.col("start_time") - previous_start) > pl.duration(minutes=params.gap_minutes)
+    conditions = [(BreakReason.FIRST, previous_start.is_null()), (BreakReason.GAP, gap)]
     if params.friends_xuids:
         present = [pl.col(name) for name in helpers]
         any_friend = pl.any_horizontal(present)
         joined = pl.any_horizontal([friend & ~friend.shift(1) for friend in present])
-        went_solo = ~any_friend & any_friend.shift(1)
-        reasons = reasons.when(joined).then(pl.lit(BreakReason.FRIEND_JOINED.value))
-        reasons = reasons.when(went_solo).then(pl.lit(BreakReason.WENT_SOLO.value))
+        conditions.append((BreakReason.FRIEND_JOINED, joined))
+        conditions.append((BreakReason.WENT_SOLO, ~any_friend & any_friend.shift(1)))
     else:
         teammates = pl.col(_TEAMMATES)
         changed = teammates.list.set_symmetric_difference(teammates.shift(1)).list.len() > 0
-        reasons = reasons.when(changed).then(pl.lit(BreakReason.TEAMMATES_CHANGED.value))
+        conditions.append((BreakReason.TEAMMATES_CHANGED, changed))
+    return [(reason.value, test) for reason, test in conditions]
+
+
+def _with_break_tests(
+    timeline: pl.DataFrame, params: SessionParameters
+) -> tuple[pl.DataFrame, list[tuple[str, pl.Expr]], list[str]]:
+    """The prepared timeline with the teammate columns it lacks, their tests and names."""
+    helpers = teammate_columns(params)
+    names = [helper.meta.output_name() for helper in helpers]
+    missing = [helper for helper, name in zip(helpers, names, strict=True) if name not in timeline]
+    prepared = prepare_timeline(timeline)
+    if missing:
+        if "teammates_signature" not in prepared.columns:
+            prepared = prepared.with_columns(teammates_signature=pl.lit(None, pl.String))
+        prepared = prepared.with_columns(pl.col("teammates_signature").cast(pl.String))
+        prepared = prepared.with_columns(missing)
+    return prepared, _break_conditions(params, names), names
+
+
+def _reason(conditions: list[tuple[str, pl.Expr]]) -> pl.Expr:
+    [(first, test), *others] = conditions
+    reasons = pl.when(test).then(pl.lit(first))
+    for reason, test in others:
+        reasons = reasons.when(test).then(pl.lit(reason))
     return reasons.otherwise(pl.lit(None, pl.String))
 
 
@@ -162,34 +212,33 @@ def break_reasons(timeline: pl.DataFrame, params: SessionParameters) -> pl.DataF
 
     Other columns come through; no session ids or labels, for callers that only ask why.
     """
-    if params.friends_xuids:
-        helpers = _friend_presence(params.friends_xuids)
-    else:
-        helpers = [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
-    names = [helper.meta.output_name() for helper in helpers]
-    return (
-        prepare_timeline(timeline)
-        .with_columns(helpers)
-        .with_columns(break_reason=_break_reasons(params, names))
-        .drop(names)
-    )
+    prepared, conditions, helpers = _with_break_tests(timeline, params)
+    return prepared.with_columns(break_reason=_reason(conditions)).drop(helpers)
 
 
 def compute_sessions(
-    timeline: pl.DataFrame, params: SessionParameters, *, first_session_id: int = 0
+    timeline: pl.DataFrame,
+    params: SessionParameters,
+    *,
+    first_session_id: int = 0,
+    with_break_reasons: bool = True,
 ) -> pl.DataFrame:
     """Sessions of a timeline: `session_id`, `session_label` and `break_reason` per match.
 
     Rows with a NULL start time are dropped (the caller counts them). Other columns come
-    through. `first_session_id` lets a recompute start at a stored session and keep its id.
+    through, but for the teammate columns. `first_session_id` lets a recompute start at a
+    stored session and keep its id. Without `with_break_reasons` there is no `break_reason`:
+    a reader that only needs the sessions skips naming why each one started.
     """
-    sessions = break_reasons(timeline, params).with_columns(
-        session_id=(
-            pl.col("break_reason").is_not_null().cum_sum().cast(pl.Int64) - 1 + first_session_id
-        )
+    prepared, conditions, helpers = _with_break_tests(timeline, params)
+    starts = pl.any_horizontal([test for _, test in conditions])
+    reasons = {"break_reason": _reason(conditions)} if with_break_reasons else {}
+    sessions = prepared.with_columns(
+        session_id=starts.cum_sum().cast(pl.Int64) - 1 + first_session_id, **reasons
     )
+    kept = [c for c in sessions.columns if c not in SESSION_COLUMNS and c not in helpers]
     return label_sessions(sessions, params.label_time_zone).select(
-        *[c for c in sessions.columns if c not in SESSION_COLUMNS], *SESSION_COLUMNS
+        *kept, "session_id", "session_label", *reasons
     )
 
 

@@ -6,7 +6,12 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions_pipeline.rules import SessionParameters, compute_sessions
+from sessions_pipeline.rules import (
+    SessionParameters,
+    compute_sessions,
+    in_timeline_order,
+    teammate_columns,
+)
 from sessions_pipeline_tests.levelup_files import Match, matches_frame
 from sessions_pipeline_tests.sessions_reference import (
     reference_sessions,
@@ -48,3 +53,28 @@ def test_recomputing_from_any_session_start_equals_computing_from_the_beginning(
     restarted = compute_sessions(tail, params, first_session_id=first_session_id)
     assert session_values(restarted).equals(session_values(full.slice(start)))
     assert restarted["break_reason"][1:].equals(full["break_reason"][start + 1 :])
+
+
+@RULES
+@given(matches=timelines(), params=session_parameters)
+def test_teammate_columns_computed_beforehand_and_no_reasons_give_the_same_sessions(
+    matches: list[Match], params: SessionParameters
+) -> None:
+    """What the reader does: the rules' columns computed as the file is read, in place of
+    the signatures, and no reason named."""
+    frame = matches_frame(matches)
+    read_like = frame.with_columns(teammate_columns(params)).drop("teammates_signature")
+    lean = compute_sessions(read_like, params, with_break_reasons=False)
+    assert lean.columns == ["match_id", "start_time", "session_id", "session_label"]
+    assert session_values(lean).equals(session_values(compute_sessions(frame, params)))
+
+
+@RULES
+@given(matches=timelines())
+def test_in_timeline_order_is_a_sort_that_leaves_an_ordered_frame_as_it_is(
+    matches: list[Match],
+) -> None:
+    frame = matches_frame(matches).drop_nulls("start_time")
+    ordered = frame.sort("start_time", "match_id")
+    assert in_timeline_order(frame).equals(ordered)
+    assert in_timeline_order(ordered) is ordered
