@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
     compute_sessions,
+    teammate_columns,
 )
 from sessions_pipeline.sql import player_db
 from sessions_pipeline.sql.connection import open_player_db
@@ -35,18 +37,20 @@ def load_sessions(
     computed tail numbers on from the stored sessions exactly as a store would. Only the
     tail from the start of the last stored session is recomputed, never the whole history.
     `is_stored` is true where the value shown is the one frozen in the file (stored, stable,
-    and not moved by a late match the next store will repair).
+    and not moved by a late match the next store will repair). The file is let go before
+    the tail is computed: a store waits less, and DuckDB's memory is freed first.
     """
     with open_player_db(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
     ) as con:
-        return read_sessions(
+        rows = read_session_rows(
             con,
             player_db.read_recorded_parameters(con),
             friends_xuids=friends_xuids,
             gap_minutes=gap_minutes,
             now=now,
         )
+    return rows.sessions()
 
 
 def read_sessions(
@@ -63,50 +67,99 @@ def read_sessions(
     `with_signatures` keeps `teammates_signature` (read in the same pass), for readers
     that explain why sessions broke.
     """
-    # A file the pipeline never stored, and that holds no stored id, is recomputed
-    # whole: read its signatures in this pass (a stored file skips the check).
-    whole = recorded is None and not player_db.has_stored_sessions(con)
-    stored = player_db.read_timeline(
-        con, with_signatures=whole or with_signatures, with_stored=not whole
-    ).frame
+    return read_session_rows(
+        con,
+        recorded,
+        friends_xuids=friends_xuids,
+        gap_minutes=gap_minutes,
+        now=now,
+        with_signatures=with_signatures,
+    ).sessions()
+
+
+@dataclass(frozen=True)
+class SessionRows:
+    """What a read took from the file: rows shown as stored, and the rows to recompute.
+
+    `frozen` is final; `tail` (from the start of the window on, with its stored values)
+    is computed by `sessions()`, which needs no connection. `tail_is_stored` is None for a
+    file holding no stored value: the tail is then the whole timeline.
+    """
+
+    frozen: pl.DataFrame
+    tail: pl.DataFrame | None
+    tail_is_stored: pl.Series | None
+    params: SessionParameters
+    first_session_id: int
+    columns: tuple[str, ...]
+
+    def sessions(self) -> pl.DataFrame:
+        if self.tail is None:
+            return self.frozen
+        computed = compute_sessions(
+            self.tail, self.params, first_session_id=self.first_session_id, with_break_reasons=False
+        )
+        if self.tail_is_stored is None:
+            return computed.select(*self.columns, is_stored=False)
+        return pl.concat(
+            [
+                self.frozen,
+                computed.select(
+                    *self.columns,
+                    is_stored=pl.lit(self.tail_is_stored)
+                    & pl.col("session_id").eq_missing(pl.col("stored_session_id"))
+                    & pl.col("session_label").eq_missing(pl.col("stored_session_label")),
+                ),
+            ]
+        )
+
+
+def read_session_rows(
+    con: duckdb.DuckDBPyConnection,
+    recorded: player_db.RecordedParameters | None,
+    *,
+    friends_xuids: Collection[str] | None = None,
+    gap_minutes: int | None = None,
+    now: datetime | None = None,
+    with_signatures: bool = False,
+) -> SessionRows:
+    """The reads of `read_sessions`, without its computation."""
     params = replay_parameters(recorded, friends_xuids, gap_minutes)
+    # The rules' own columns are computed as the signatures are read, unless the caller
+    # wants the signatures themselves.
+    teammates = [] if with_signatures else teammate_columns(params)
+    signatures = ("teammates_signature",) if with_signatures else ()
+    columns = ("match_id", "start_time", "session_id", "session_label", *signatures)
+    # A file the pipeline never stored, and that holds no stored id, is recomputed whole,
+    # without reading stored values (a stored file skips the check).
+    if recorded is None and not player_db.has_stored_sessions(con):
+        whole = player_db.read_timeline(con, with_stored=False, teammates=teammates).frame
+        return SessionRows(whole.clear(), whole, None, params, 0, columns)
+    stored = player_db.read_timeline(con, with_signatures=with_signatures).frame
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
-    cutoff = stability_cutoff(now, stability_hours)
-    is_stored = stored["stored_session_id"].is_not_null() & (stored["start_time"] <= cutoff)
+    is_stored = stored["stored_session_id"].is_not_null() & (
+        stored["start_time"] <= stability_cutoff(now, stability_hours)
+    )
     window = recompute_window(stored["stored_session_id"], is_stored)
-    signatures = ["teammates_signature"] if with_signatures else []
-    frozen = stored.with_columns(is_stored=is_stored).select(
+    frozen = stored.select(
         "match_id",
         "start_time",
         pl.col("stored_session_id").alias("session_id"),
         pl.col("stored_session_label").alias("session_label"),
         *signatures,
-        "is_stored",
+        is_stored=is_stored,
     )
     if window is None:
-        return frozen
-    tail = (
-        stored
-        if whole
-        else player_db.read_timeline(con, since=stored["start_time"][window.start]).frame.tail(
-            len(stored) - window.start
-        )
-    )
-    computed = compute_sessions(tail, params, first_session_id=window.first_session_id)
-    return pl.concat(
-        [
-            frozen.head(window.start),
-            computed.select(
-                "match_id",
-                "start_time",
-                "session_id",
-                "session_label",
-                *signatures,
-                is_stored=pl.lit(is_stored.slice(window.start))
-                & pl.col("session_id").eq_missing(pl.col("stored_session_id"))
-                & pl.col("session_label").eq_missing(pl.col("stored_session_label")),
-            ),
-        ]
+        return SessionRows(frozen, None, is_stored, params, 0, columns)
+    since = stored["start_time"][window.start]
+    tail = player_db.read_timeline(con, since=since, teammates=teammates).frame
+    return SessionRows(
+        frozen.head(window.start),
+        tail.tail(len(stored) - window.start),
+        is_stored.slice(window.start),
+        params,
+        window.first_session_id,
+        columns,
     )
 
 

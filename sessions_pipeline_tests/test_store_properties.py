@@ -21,17 +21,21 @@ from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS, SessionParameters
 from sessions_pipeline.store import StoreOptions, store_sessions
 from sessions_pipeline_tests.levelup_files import Match, make_player_file
 from sessions_pipeline_tests.sessions_reference import (
+    NOW,
     T0,
     XUIDS,
     Batch,
     arrivals,
+    edit_by_hand,
     file_digest,
     full_recompute,
+    reference_sessions,
     replay,
     session_parameters,
     session_values,
     store_options,
     stored_values,
+    timelines,
 )
 
 FILES = settings(max_examples=10, deadline=None)
@@ -138,3 +142,24 @@ def test_incremental_stores_end_equal_to_one_forced_store(
         store_sessions(forced, params, StoreOptions(force=True, now=end))
         assert stored_values(forced).equals(full_recompute(all_matches(batches), params))
         assert stored_values(incremental).equals(stored_values(forced))
+
+
+@FILES
+@given(matches=timelines(), params=session_parameters, data=st.data())
+def test_load_sessions_of_a_never_stored_file_equals_the_reference(
+    matches: list[Match], params: SessionParameters, data: st.DataObject
+) -> None:
+    """A whole read takes the signatures in a scan of their own before the rest: the two
+    scans line up row for row, whatever the row order and rows deleted in between."""
+    params = SessionParameters(params.gap_minutes, params.friends_xuids)  # the default zone
+    deleted = data.draw(st.sets(st.sampled_from([m[0] for m in matches] or ["none"])))
+    kept = [match for match in matches if match[0] not in deleted]
+    with player_file(matches) as path:
+        ids = ", ".join(f"'{match_id}'" for match_id in deleted) or "NULL"
+        edit_by_hand(path, f"DELETE FROM match_stats WHERE match_id IN ({ids})")
+        loaded = load_sessions(
+            path, friends_xuids=params.friends_xuids, gap_minutes=params.gap_minutes, now=NOW
+        )
+    expected = [row[:4] for row in reference_sessions(kept, params)]
+    assert loaded.drop("is_stored").rows() == expected
+    assert not loaded["is_stored"].any()

@@ -7,6 +7,7 @@ written; every other column and table of a LevelUp file is left alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,7 @@ import duckdb
 import polars as pl
 
 from sessions_pipeline.errors import PlayerFileError
-from sessions_pipeline.rules import SessionParameters
+from sessions_pipeline.rules import SessionParameters, in_timeline_order
 
 PARAMETERS_TABLE = "sessions_pipeline_parameters"
 _CHANGES_VIEW = "sessions_pipeline_changes"
@@ -77,53 +78,74 @@ def read_timeline(
     with_signatures: bool = True,
     with_stored: bool = True,
     since: datetime | None = None,
+    teammates: Sequence[pl.Expr] = (),
 ) -> TimelineRead:
     """Matches in `(start_time, match_id)` order with their stored session values.
 
     `since` limits the read to matches starting at or after that UTC instant, so the
     reader only pays for the signatures of the window it recomputes (the null counts are
     then those of that range: none of its start times is NULL). Without `with_stored`
-    the stored values read as NULL: for a file known to hold none, they are not scanned.
+    there are no stored values: for a file known to hold none, they are not scanned.
+    `teammates` are columns computed from the signatures as they are read, which then
+    replace them (`rules.teammate_columns`): a whole read takes the signatures in a pass of
+    their own first, so their text is gone before the rest is read, halving peak memory.
     """
     columns = match_stats_columns(con)
     start = _utc_start_time(columns)
     has_signatures = "teammates_signature" in columns
     signature = "CAST(teammates_signature AS VARCHAR)" if has_signatures else "NULL"
     label = "CAST(session_label AS VARCHAR)" if "session_label" in columns else "NULL"
-    stored_id, label = (_stored_id(columns), label) if with_stored else ("NULL", "NULL")
-    selected = [
-        "CAST(match_id AS VARCHAR) AS match_id",
-        f"{start} AS start_time",
-        f"{stored_id} AS stored_session_id",
-        f"{label} AS stored_session_label",
-    ]
-    if with_signatures:
-        selected.insert(2, f"{signature} AS teammates_signature")
     where, params = ("", []) if since is None else (f" WHERE {start} >= ?", [since])
+    selected = ["CAST(match_id AS VARCHAR) AS match_id", f"{start} AS start_time"]
+    if with_stored:
+        selected += [
+            f"{_stored_id(columns)} AS stored_session_id",
+            f"{label} AS stored_session_label",
+        ]
+    in_own_pass = bool(teammates) and since is None
+    if in_own_pass:
+        # Two scans of one table with no ORDER BY return its rows in the same order: DuckDB
+        # preserves insertion order, and nobody writes while this connection is open.
+        computed = _typed(
+            _query(con, f"SELECT {signature} AS teammates_signature FROM match_stats")
+        ).select(teammates)
+    elif with_signatures or teammates:
+        selected.append(f"{signature} AS teammates_signature")
     # Sorted and filtered in Polars, where both cost less than in the query; the null
     # counts come free from the frame instead of from a second scan.
-    frame = _typed(
-        con.sql(f"SELECT {', '.join(selected)} FROM match_stats{where}", params=params).pl(),
-        with_signatures,
-    )
+    frame = _typed(_query(con, f"SELECT {', '.join(selected)} FROM match_stats{where}", params))
+    if in_own_pass:
+        frame = frame.hstack(computed)
+    elif teammates:
+        frame = frame.with_columns(teammates).drop("teammates_signature")
+    null_start_times = frame["start_time"].null_count()
+    null_match_ids = frame["match_id"].null_count()
+    if null_start_times or null_match_ids:
+        frame = frame.drop_nulls(["match_id", "start_time"])
     return TimelineRead(
-        frame=frame.drop_nulls(["match_id", "start_time"]).sort("start_time", "match_id"),
-        null_start_times=frame["start_time"].null_count(),
-        null_match_ids=frame["match_id"].null_count(),
+        frame=in_timeline_order(frame),
+        null_start_times=null_start_times,
+        null_match_ids=null_match_ids,
         has_signatures=has_signatures,
     )
 
 
-def _typed(frame: pl.DataFrame, with_signatures: bool) -> pl.DataFrame:
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Rows into Polars through the Arrow C stream: less memory than `.pl()` for the same rows."""
+    return pl.DataFrame(con.sql(sql, params=params))
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     schema = {
         "match_id": pl.String,
         "start_time": pl.Datetime("us"),
         "stored_session_id": pl.Int64,
         "stored_session_label": pl.String,
+        "teammates_signature": pl.String,
     }
-    if with_signatures:
-        schema["teammates_signature"] = pl.String
-    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in schema.items())
+    return frame.with_columns(
+        pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns
+    )
 
 
 def refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
@@ -187,23 +209,19 @@ def write_session_values(
         con.unregister(_CHANGES_VIEW)
 
 
-def _has_parameters_table(con: duckdb.DuckDBPyConnection) -> bool:
-    [(count,)] = con.sql(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-        "AND schema_name = current_schema()",
-        params=[PARAMETERS_TABLE],
-    ).fetchall()
-    return count > 0
-
-
 def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParameters | None:
-    """The parameters of the latest store that changed the file, if any."""
-    if not _has_parameters_table(con):
+    """The parameters of the latest store that changed the file, if any.
+
+    A missing table is found by binding the query, not by listing the catalog: on a
+    fresh connection `duckdb_tables()` costs more than the whole read of the parameters.
+    """
+    try:
+        rows = con.sql(
+            f"SELECT gap_minutes, friends_xuids, label_time_zone, stability_hours, stored_at "
+            f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC, rowid DESC LIMIT 1"
+        ).fetchall()
+    except duckdb.CatalogException:
         return None
-    rows = con.sql(
-        f"SELECT gap_minutes, friends_xuids, label_time_zone, stability_hours, stored_at "
-        f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC, rowid DESC LIMIT 1"
-    ).fetchall()
     if not rows:
         return None
     [(gap_minutes, friends_json, label_time_zone, stability_hours, stored_at)] = rows
