@@ -2,6 +2,7 @@
 
     uv run python benchmarks/run.py           # full sizes: about 2 minutes on 2 cores
     uv run python benchmarks/run.py --quick   # small sizes: a smoke run (the tests use it)
+    uv run python benchmarks/run.py --only ae # figures (a) and (e), and those measured with them
 
 Prints a Markdown table (figure, measured, target, verdict) headed by the date and the
 machine; a full run also writes it to benchmarks/results/latest.md. A figure whose target
@@ -442,24 +443,44 @@ def table(figures: list[Figure], sizes: Sizes) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Which function measures which figures: a group's figures share their data, so `--only`
+# runs a group whole as soon as one of its letters is asked for.
+FIGURE_GROUPS: dict[str, Callable[[Path, Sizes], list[Figure] | Figure]] = {
+    "abh": rules_figures,
+    "cd": store_figures,
+    "e": read_figure,
+    "ijk": dashboard_figures,
+    "f": sensor_figure,
+    "g": backfill_figure,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    sizes = QUICK if parser.parse_args().quick else FULL
+    parser.add_argument(
+        "--only",
+        metavar="LETTERS",
+        default="".join(FIGURE_GROUPS),
+        help="only the figures of these letters, e.g. 'aeh' (default: all)",
+    )
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    groups = [
+        measure for letters, measure in FIGURE_GROUPS.items() if set(letters) & set(args.only)
+    ]
+    if not groups:
+        letters = "".join(sorted("".join(FIGURE_GROUPS)))
+        parser.error(f"--only {args.only!r} names no figure (letters: {letters})")
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="sessions-benchmarks-") as scratch:
-        work = Path(scratch)
-        figures = [
-            *rules_figures(work, sizes),
-            *store_figures(work, sizes),
-            read_figure(work, sizes),
-            *dashboard_figures(work, sizes),
-            sensor_figure(work, sizes),
-            backfill_figure(work, sizes),
-        ]
+        for measure in groups:
+            measured = measure(Path(scratch), sizes)
+            figures.extend(measured if isinstance(measured, list) else [measured])
     figures.sort(key=lambda figure: figure.name)
     report = table(figures, sizes)
     print(report)
-    if sizes is FULL:
+    if sizes is FULL and len(groups) == len(FIGURE_GROUPS):
         RESULTS_FILE.parent.mkdir(exist_ok=True)
         RESULTS_FILE.write_text(report)
 
