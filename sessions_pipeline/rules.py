@@ -80,6 +80,8 @@ def in_timeline_order(frame: pl.DataFrame) -> pl.DataFrame:
     start = frame["start_time"]
     if start.is_sorted():
         tied = start.eq(start.shift(1)).fill_null(False).arg_true()
+        if tied.is_empty():
+            return frame
         match_id = frame["match_id"]
         if match_id.gather(tied).gt(match_id.gather(tied - 1)).fill_null(False).all():
             return frame

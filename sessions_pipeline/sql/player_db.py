@@ -136,6 +136,7 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
 
 
 def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """The types the rules expect; a column already of its type is left alone."""
     schema = {
         "match_id": pl.String,
         "start_time": pl.Datetime("us"),
@@ -143,9 +144,12 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
         "stored_session_label": pl.String,
         "teammates_signature": pl.String,
     }
-    return frame.with_columns(
-        pl.col(name).cast(dtype) for name, dtype in schema.items() if name in frame.columns
-    )
+    casts = [
+        pl.col(name).cast(dtype)
+        for name, dtype in schema.items()
+        if name in frame.columns and frame.schema[name] != dtype
+    ]
+    return frame.with_columns(casts) if casts else frame
 
 
 def refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
