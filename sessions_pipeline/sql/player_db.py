@@ -216,19 +216,21 @@ def write_session_values(
 def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParameters | None:
     """The parameters of the latest store that changed the file, if any.
 
-    A missing table is found by binding the query, not by listing the catalog: on a
-    fresh connection `duckdb_tables()` costs more than the whole read of the parameters.
+    On a fresh connection, listing the catalog (`duckdb_tables()`) or sorting costs more
+    than reading the table: it has one row per store that changed the file, so it is read
+    whole and the newest row (by `stored_at`, then insertion) picked here; a missing table
+    is found by binding the query.
     """
     try:
         rows = con.sql(
-            f"SELECT gap_minutes, friends_xuids, label_time_zone, stability_hours, stored_at "
-            f"FROM {PARAMETERS_TABLE} ORDER BY stored_at DESC, rowid DESC LIMIT 1"
+            "SELECT stored_at, rowid, gap_minutes, friends_xuids, label_time_zone, "
+            f"stability_hours FROM {PARAMETERS_TABLE} WHERE stored_at IS NOT NULL"
         ).fetchall()
     except duckdb.CatalogException:
         return None
     if not rows:
         return None
-    [(gap_minutes, friends_json, label_time_zone, stability_hours, stored_at)] = rows
+    stored_at, _, gap_minutes, friends_json, label_time_zone, stability_hours = max(rows)
     return RecordedParameters(
         params=SessionParameters(
             gap_minutes=gap_minutes,
