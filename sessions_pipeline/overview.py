@@ -14,7 +14,11 @@ from pathlib import Path
 import polars as pl
 
 from sessions_pipeline.planning import stability_cutoff
-from sessions_pipeline.reader import READ_LOCK_TIMEOUT_SECONDS, read_sessions, replay_parameters
+from sessions_pipeline.reader import (
+    READ_LOCK_TIMEOUT_SECONDS,
+    read_session_rows,
+    replay_parameters,
+)
 from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
@@ -70,8 +74,9 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     ) as con:
         recorded = player_db.read_recorded_parameters(con)
         params = replay_parameters(recorded)
-        timeline = read_sessions(con, recorded, now=now, with_signatures=True)
+        rows = read_session_rows(con, recorded, now=now, with_signatures=True)
         friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
+    timeline = rows.sessions()
     sessions = timeline.drop("teammates_signature")
     reasons = _session_start_reasons(timeline, params)
     stored = pl.col("stored_matches")

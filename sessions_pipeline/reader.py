@@ -53,30 +53,6 @@ def load_sessions(
     return rows.sessions()
 
 
-def read_sessions(
-    con: duckdb.DuckDBPyConnection,
-    recorded: player_db.RecordedParameters | None,
-    *,
-    friends_xuids: Collection[str] | None = None,
-    gap_minutes: int | None = None,
-    now: datetime | None = None,
-    with_signatures: bool = False,
-) -> pl.DataFrame:
-    """`load_sessions` on an open connection, for readers that ask the file more in one open.
-
-    `with_signatures` keeps `teammates_signature` (read in the same pass), for readers
-    that explain why sessions broke.
-    """
-    return read_session_rows(
-        con,
-        recorded,
-        friends_xuids=friends_xuids,
-        gap_minutes=gap_minutes,
-        now=now,
-        with_signatures=with_signatures,
-    ).sessions()
-
-
 @dataclass(frozen=True)
 class SessionRows:
     """What a read took from the file: rows shown as stored, and the rows to recompute.
@@ -123,7 +99,11 @@ def read_session_rows(
     now: datetime | None = None,
     with_signatures: bool = False,
 ) -> SessionRows:
-    """The reads of `read_sessions`, without its computation."""
+    """What `load_sessions` reads, on an open connection, for readers that ask the file more.
+
+    `with_signatures` keeps `teammates_signature` (read in the same pass), for readers
+    that explain why sessions broke. `sessions()` then computes with no connection.
+    """
     params = replay_parameters(recorded, friends_xuids, gap_minutes)
     # The rules' own columns are computed as the signatures are read, unless the caller
     # wants the signatures themselves.
