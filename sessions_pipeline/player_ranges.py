@@ -12,7 +12,7 @@ as before: no range, no catching.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -126,28 +126,28 @@ def per_player_output(
 def record_check_evaluations(
     context: dg.AssetCheckExecutionContext,
     asset_key: dg.AssetKey,
-    check_name: str,
-    evaluate: Callable[[str], dg.AssetCheckResult],
+    evaluate: Callable[[str], Iterable[dg.AssetCheckResult]],
 ) -> None:
-    """One evaluation per player of a range run, each on its own partition.
+    """One evaluation per check and player of a range run, each on its player's partition.
 
     An `AssetCheckResult` names no partition (Dagster gives it the run's single one), so
-    in a range the evaluations are logged directly, each tied to its player's latest
-    materialization as Dagster ties a single-partition result.
+    in a range each result is logged as an evaluation of its player, tied to the player's
+    latest materialization as Dagster ties a single-partition result.
     """
     op_context = context.op_execution_context
     for key in op_context.partition_keys:
-        result = evaluate(key)
-        op_context.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=asset_key,
-                check_name=check_name,
-                passed=result.passed,
-                metadata=result.metadata,
-                target_materialization_data=_latest_materialization(context, asset_key, key),
-                partition=key,
+        target = _latest_materialization(context, asset_key, key)
+        for result in evaluate(key):
+            op_context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=asset_key,
+                    check_name=str(result.check_name),
+                    passed=result.passed,
+                    metadata=result.metadata,
+                    target_materialization_data=target,
+                    partition=key,
+                )
             )
-        )
 
 
 def _latest_materialization(
