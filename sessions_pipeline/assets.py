@@ -47,6 +47,7 @@ OWNERS = ["team:levelup"]
 # Bump when what the assets compute changes: the UI then marks partitions materialized by
 # older code as changed, so someone knows to re-run them (with `force`).
 CODE_VERSION = "1"
+CODE_VERSION_TAG = "dagster/code_version"
 # What the `player_file` tag says: which assets only read the player's DuckDB file, which
 # one writes it.
 READS, WRITES, IN_MEMORY = "reads", "writes", "untouched"
@@ -221,7 +222,14 @@ def _store_each_player(
             _observe(context, key, metadata)
         elif failures:
             context.log_event(
-                dg.AssetMaterialization(context.asset_key, partition=key, metadata=metadata)
+                dg.AssetMaterialization(
+                    context.asset_key,
+                    partition=key,
+                    metadata=metadata,
+                    # What a materialization from a result carries, so the UI does not
+                    # take these partitions for ones stored by other code.
+                    tags={CODE_VERSION_TAG: CODE_VERSION},
+                )
             )
         else:
             context.add_asset_metadata(metadata, partition_key=key)
