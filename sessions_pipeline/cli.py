@@ -347,6 +347,8 @@ def _slices(gamertags: Sequence[str], root: AppRoot, size: int) -> list[list[str
     order, so a slice never spans a partition left out (a player reported without a run,
     or not asked for): it would run that player too.
     """
+    if len(gamertags) <= 1:  # no range to cut: the root's list is not needed (nor read)
+        return [list(gamertags)] if gamertags else []
     position = {gamertag: index for index, gamertag in enumerate(root.gamertags())}
     slices: list[list[str]] = []
     for gamertag in sorted(gamertags, key=lambda gamertag: position.get(gamertag, -1)):
