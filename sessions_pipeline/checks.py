@@ -54,7 +54,7 @@ def build_session_checks(
         )
         def stored_sessions_checks(
             context: dg.AssetCheckExecutionContext,
-        ) -> Iterator[dg.AssetCheckResult]:
+        ) -> Iterator[dg.AssetCheckResult | dg.Output]:
             selected = [
                 name
                 for name in _EVALUATORS
@@ -66,7 +66,7 @@ def build_session_checks(
                 return [_EVALUATORS[name](stored, name) for name in selected]
 
             if is_range(context):
-                record_check_evaluations(context, stored_sessions.key, results)
+                yield from record_check_evaluations(context, stored_sessions.key, results)
                 return
             yield from results(context.partition_key)
 

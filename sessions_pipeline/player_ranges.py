@@ -12,7 +12,7 @@ as before: no range, no catching.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -127,12 +127,13 @@ def record_check_evaluations(
     context: dg.AssetCheckExecutionContext,
     asset_key: dg.AssetKey,
     evaluate: Callable[[str], Iterable[dg.AssetCheckResult]],
-) -> None:
+) -> Iterator[dg.Output]:
     """One evaluation per check and player of a range run, each on its player's partition.
 
     An `AssetCheckResult` names no partition (Dagster gives it the run's single one), so
     in a range each result is logged as an evaluation of its player, tied to the player's
-    latest materialization as Dagster ties a single-partition result.
+    latest materialization as Dagster ties a single-partition result. The op's outputs,
+    one per selected check, are then yielded empty, as a result's would be.
     """
     op_context = context.op_execution_context
     for key in op_context.partition_keys:
@@ -148,6 +149,9 @@ def record_check_evaluations(
                     partition=key,
                 )
             )
+    checks = op_context.assets_def
+    for check_key in context.selected_asset_check_keys:
+        yield dg.Output(None, output_name=checks.get_output_name_for_asset_check_key(check_key))
 
 
 def _latest_materialization(
