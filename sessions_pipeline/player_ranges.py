@@ -1,7 +1,7 @@
 """Runs over a range of players: Dagster's per-run cost paid once for many partitions.
 
-A run costs about 0.4 s of Dagster work (run start, step events, outputs) whatever it
-stores, which is four times a 10,000-match player's own store. The assets therefore take
+A run costs about 0.3 s of Dagster work (run start and end, each step's own events)
+whatever it stores, five times a 10,000-match player's own store. The assets therefore take
 a backfill policy of at most `PLAYERS_PER_RUN` players per run, and in such a run each
 asset does its players one after the other: each player still stores in its own
 transaction, gets its own materialization and metadata, and one that fails is recorded as
