@@ -6,7 +6,8 @@ writes live in the core modules, so the CLI, the tests and the UI all run the sa
 The metadata is what a person reads in the UI to understand a run without the file.
 """
 
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,15 @@ import polars as pl
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.friends import FriendsResolution, resolve_friends
 from sessions_pipeline.planning import stability_cutoff
+from sessions_pipeline.player_ranges import (
+    BACKFILL_POLICY,
+    PerPlayer,
+    PlayerFailure,
+    attempt,
+    is_range,
+    of_player,
+    per_player_output,
+)
 from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
@@ -37,6 +47,7 @@ OWNERS = ["team:levelup"]
 # Bump when what the assets compute changes: the UI then marks partitions materialized by
 # older code as changed, so someone knows to re-run them (with `force`).
 CODE_VERSION = "1"
+CODE_VERSION_TAG = "dagster/code_version"
 # What the `player_file` tag says: which assets only read the player's DuckDB file, which
 # one writes it.
 READS, WRITES, IN_MEMORY = "reads", "writes", "untouched"
@@ -72,10 +83,22 @@ class ComputedSessions:
 def build_session_assets(
     root: AppRoot, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
-    """The four assets over `root`, partitioned by `partitions_def` (its gamertags)."""
+    """The four assets over `root`, partitioned by `partitions_def` (its gamertags).
 
+    `backfill_policy` is a beta parameter in Dagster 1.13; it is what lets a backfill run
+    many players in one run, so its warning is silenced here only.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _session_assets(root, partitions_def)
+
+
+def _session_assets(
+    root: AppRoot, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         group_name=GROUP_NAME,
         kinds={"duckdb", "json"},
         owners=OWNERS,
@@ -85,13 +108,14 @@ def build_session_assets(
         "else its two most frequent teammates. A friend joining, or the player going solo, "
         "starts a new session.",
     )
-    def friends_xuids(context: dg.AssetExecutionContext) -> dg.Output[FriendsResolution]:
-        player = root.player(context.partition_key)
-        resolution = resolve_friends(root, player)
-        return dg.Output(resolution, metadata=_friends_metadata(resolution))
+    def friends_xuids(context: dg.AssetExecutionContext) -> dg.Output:
+        return per_player_output(
+            context, lambda key: resolve_friends(root, root.player(key)), _friends_metadata
+        )
 
     @dg.asset(
         partitions_def=partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         group_name=GROUP_NAME,
         kinds={"duckdb", "polars"},
         owners=OWNERS,
@@ -101,12 +125,14 @@ def build_session_assets(
         description="The player's matches from `match_stats`, in (start_time, match_id) "
         "order, with the session values already stored.",
     )
-    def match_timeline(context: dg.AssetExecutionContext) -> dg.Output[TimelineRead]:
-        timeline = read_timeline(root.player(context.partition_key).db_path)
-        return dg.Output(timeline, metadata=_timeline_metadata(timeline))
+    def match_timeline(context: dg.AssetExecutionContext) -> dg.Output:
+        return per_player_output(
+            context, lambda key: read_timeline(root.player(key).db_path), _timeline_metadata
+        )
 
     @dg.asset(
         partitions_def=partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         group_name=GROUP_NAME,
         kinds={"polars"},
         owners=OWNERS,
@@ -118,18 +144,22 @@ def build_session_assets(
     )
     def computed_sessions(
         context: dg.AssetExecutionContext,
-        friends_xuids: FriendsResolution,
-        match_timeline: TimelineRead,
-    ) -> dg.Output[ComputedSessions]:
+        friends_xuids: PerPlayer,
+        match_timeline: PerPlayer,
+    ) -> dg.Output:
         config = ComputedSessionsConfig(**context.op_execution_context.op_config)
-        params = SessionParameters(
-            gap_minutes=config.gap_minutes, friends_xuids=friends_xuids.xuids
-        )
-        computed = ComputedSessions(params, compute_sessions(match_timeline.frame, params))
-        return dg.Output(computed, metadata=_sessions_metadata(computed))
+
+        def compute(key: str) -> ComputedSessions:
+            friends: FriendsResolution = of_player(context, friends_xuids, key)
+            timeline: TimelineRead = of_player(context, match_timeline, key)
+            params = SessionParameters(gap_minutes=config.gap_minutes, friends_xuids=friends.xuids)
+            return ComputedSessions(params, compute_sessions(timeline.frame, params))
+
+        return per_player_output(context, compute, _sessions_metadata)
 
     @dg.asset(
         partitions_def=partitions_def,
+        backfill_policy=BACKFILL_POLICY,
         group_name=GROUP_NAME,
         kinds={"duckdb"},
         owners=OWNERS,
@@ -143,29 +173,81 @@ def build_session_assets(
         "records an observation instead: the file did not change.",
     )
     def stored_sessions(
-        context: dg.AssetExecutionContext, computed_sessions: ComputedSessions
+        context: dg.AssetExecutionContext, computed_sessions: PerPlayer
     ) -> Iterator[dg.MaterializeResult]:
         config = StoredSessionsConfig(**context.op_execution_context.op_config)
         options = StoreOptions(
             force=config.force, include_recent=config.include_recent, dry_run=config.dry_run
         )
-        player = root.player(context.partition_key)
-        result = store_sessions(player.db_path, computed_sessions.params, options)
-        for warning in result.warnings:
-            context.log.warning(warning)
-        context.log.info(result.summary())
+
+        def store(key: str) -> StoreResult:
+            computed: ComputedSessions = of_player(context, computed_sessions, key)
+            result = store_sessions(root.player(key).db_path, computed.params, options)
+            prefix = f"{key}: " if is_range(context) else ""
+            for warning in result.warnings:
+                context.log.warning(prefix + warning)
+            context.log.info(prefix + result.summary())
+            return result
+
+        if is_range(context):
+            yield from _store_each_player(context, store, options)
+            return
+        result = store(context.partition_key)
         if result.dry_run:
-            context.log_event(
-                dg.AssetObservation(
-                    asset_key=context.asset_key,
-                    partition=context.partition_key,
-                    metadata=_store_metadata(result, options),
-                )
-            )
+            _observe(context, context.partition_key, _store_metadata(result, options))
             return
         yield dg.MaterializeResult(metadata=_store_metadata(result, options))
 
     return [friends_xuids, match_timeline, computed_sessions, stored_sessions]
+
+
+def _store_each_player(
+    context: dg.AssetExecutionContext,
+    store: Callable[[str], StoreResult],
+    options: StoreOptions,
+) -> Iterator[dg.MaterializeResult]:
+    """A range run's stores, one transaction per player, each recorded on its partition.
+
+    When every player stored, one `MaterializeResult` records them all, each with its own
+    metadata, and the checks run after it. When one failed, the others' materializations
+    are logged one by one (a result would also mark the failed ones materialized), then
+    the step fails naming every failed player, so the run and their partitions show failed.
+    """
+    results = {key: attempt(context, key, store) for key in context.partition_keys}
+    failures = {key: r for key, r in results.items() if isinstance(r, PlayerFailure)}
+    stored = {key: r for key, r in results.items() if isinstance(r, StoreResult)}
+    for key, result in stored.items():
+        metadata = _store_metadata(result, options)
+        if result.dry_run:
+            _observe(context, key, metadata)
+        elif failures:
+            context.log_event(
+                dg.AssetMaterialization(
+                    context.asset_key,
+                    partition=key,
+                    metadata=metadata,
+                    # What a materialization from a result carries, so the UI does not
+                    # take these partitions for ones stored by other code.
+                    tags={CODE_VERSION_TAG: CODE_VERSION},
+                )
+            )
+        else:
+            context.add_asset_metadata(metadata, partition_key=key)
+    if failures:
+        raise dg.Failure(
+            description=f"{len(failures)} of {len(results)} players failed: "
+            + "; ".join(f"{key}: {failure}" for key, failure in failures.items()),
+            metadata={key: dg.MetadataValue.text(str(f)) for key, f in failures.items()},
+        )
+    if not options.dry_run:
+        yield dg.MaterializeResult()
+
+
+def _observe(
+    context: dg.AssetExecutionContext, key: str, metadata: dict[str, dg.MetadataValue]
+) -> None:
+    """A dry run's record: an observation, since the file did not change."""
+    context.log_event(dg.AssetObservation(context.asset_key, partition=key, metadata=metadata))
 
 
 def _friends_metadata(resolution: FriendsResolution) -> dict[str, dg.MetadataValue]:

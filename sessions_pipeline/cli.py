@@ -9,11 +9,12 @@ as the dashboard does.
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
 from sessions_pipeline.overview import read_overview
+from sessions_pipeline.player_ranges import PLAYERS_PER_RUN, RANGE_END_TAG, RANGE_START_TAG
 from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.run_config import sessions_run_config
 
@@ -47,6 +49,7 @@ _COUNTS = {
     "left_recent": "recent",
 }
 
+_STORED = dg.AssetKey("stored_sessions")
 # Below this many players, starting worker processes costs more than it saves.
 PARALLEL_FROM_PLAYERS = 8
 
@@ -188,7 +191,8 @@ def _demo(root: AppRoot, args: argparse.Namespace) -> int:
     console.print(f"Demo root written to {escape(str(root.path))}: {', '.join(gamertags)}")
     home = _demo_dagster_home(root)
     with _dagster_home(home):
-        outcomes = _run_players(root, gamertags, sessions_run_config())
+        # One run per player, so the UI's Runs page lists each player's run by name.
+        outcomes = _run_players(root, gamertags, sessions_run_config(), players_per_run=1)
     _print_summary(outcomes, dry_run=False)
     exports = {"DAGSTER_HOME": home}
     if root.path != Path.cwd():
@@ -284,12 +288,30 @@ def _dagster_home(home: Path) -> Iterator[None]:
 
 
 def _run_players(
-    root: AppRoot, gamertags: Sequence[str], run_config: dict, *, workers: int | None = None
+    root: AppRoot,
+    gamertags: Sequence[str],
+    run_config: dict,
+    *,
+    workers: int | None = None,
+    players_per_run: int = PLAYERS_PER_RUN,
 ) -> list[PlayerOutcome]:
+    """Every player's outcome, in the order given; runs cover up to `players_per_run`.
+
+    A player that is not there (no profile, a missing file) is reported without a run;
+    the others go in runs over ranges of consecutive partitions, one range per worker
+    when that is fewer, so Dagster's per-run cost is paid once per range, not per player.
+    """
     gamertags = list(dict.fromkeys(gamertags))
-    if workers is None:
-        workers = (os.cpu_count() or 1) if len(gamertags) >= PARALLEL_FROM_PLAYERS else 1
     outcomes: list[PlayerOutcome] = []
+    present: list[str] = []
+    for gamertag in gamertags:
+        try:
+            present.append(root.player(gamertag).gamertag)
+        except SessionsPipelineError as error:
+            outcomes.append(PlayerOutcome(gamertag, ok=False, detail=str(error)))
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(present) >= PARALLEL_FROM_PLAYERS else 1
+    slices = _slices(present, root, min(players_per_run, math.ceil(len(present) / workers) or 1))
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -299,30 +321,59 @@ def _run_players(
         disable=len(gamertags) < 2,
     ) as progress:
         task = progress.add_task("storing players", total=len(gamertags))
-        for outcome in _player_outcomes(root, gamertags, run_config, min(workers, len(gamertags))):
-            mark = "[green]ok[/green]" if outcome.ok else "[red]failed[/red]"
-            progress.console.print(
-                f"{mark} {escape(outcome.gamertag)}: {escape(outcome.detail)}", soft_wrap=True
-            )
-            outcomes.append(outcome)
+        for outcome in outcomes:
+            _print_outcome(progress, outcome)
             progress.advance(task)
+        for slice_outcomes in _slice_outcomes(root, slices, run_config, min(workers, len(slices))):
+            for outcome in slice_outcomes:
+                _print_outcome(progress, outcome)
+                outcomes.append(outcome)
+                progress.advance(task)
     order = {gamertag: position for position, gamertag in enumerate(gamertags)}
     return sorted(outcomes, key=lambda outcome: order.get(outcome.gamertag, len(order)))
 
 
-def _player_outcomes(
-    root: AppRoot, gamertags: Sequence[str], run_config: dict, workers: int
-) -> Iterator[PlayerOutcome]:
-    """Each player's run, as they finish; with workers, players run side by side.
+def _print_outcome(progress: Progress, outcome: PlayerOutcome) -> None:
+    mark = "[green]ok[/green]" if outcome.ok else "[red]failed[/red]"
+    progress.console.print(
+        f"{mark} {escape(outcome.gamertag)}: {escape(outcome.detail)}", soft_wrap=True
+    )
 
-    Each player is in the list once, so no two runs ever hold one file. Workers come from
-    a fork server that imported this module once, so each starts in milliseconds rather
-    than re-importing Dagster; each opens its own instance (DAGSTER_HOME's, or throwaway).
+
+def _slices(gamertags: Sequence[str], root: AppRoot, size: int) -> list[list[str]]:
+    """The players cut into runs of at most `size` consecutive partitions.
+
+    A range run covers every partition from its first key to its last, in the partitions'
+    order, so a slice never spans a partition left out (a player reported without a run,
+    or not asked for): it would run that player too.
+    """
+    if len(gamertags) <= 1:  # no range to cut: the root's list is not needed (nor read)
+        return [list(gamertags)] if gamertags else []
+    position = {gamertag: index for index, gamertag in enumerate(root.gamertags())}
+    slices: list[list[str]] = []
+    for gamertag in sorted(gamertags, key=lambda gamertag: position.get(gamertag, -1)):
+        index, last = position.get(gamertag), slices[-1] if slices else []
+        if last and index is not None and position.get(last[-1]) == index - 1 and len(last) < size:
+            last.append(gamertag)
+        else:
+            slices.append([gamertag])
+    return slices
+
+
+def _slice_outcomes(
+    root: AppRoot, slices: Sequence[Sequence[str]], run_config: dict, workers: int
+) -> Iterator[list[PlayerOutcome]]:
+    """Each slice's run, as they finish; with workers, slices run side by side.
+
+    Each player is in one slice, so no two of these runs ever hold one file. Workers come
+    from a fork server that imported this module once, so each starts in milliseconds
+    rather than re-importing Dagster; each opens its own instance (DAGSTER_HOME's, or
+    throwaway).
     """
     if workers <= 1:
         with _instance() as instance:
-            for gamertag in gamertags:
-                yield _run_player(root, instance, gamertag, run_config)
+            for players in slices:
+                yield _run_slice(root, instance, players, run_config)
         return
     context = multiprocessing.get_context("forkserver")
     # By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the
@@ -330,25 +381,33 @@ def _player_outcomes(
     context.set_forkserver_preload(["sessions_pipeline.cli"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [
-            pool.submit(_run_player_in_worker, root, gamertag, run_config) for gamertag in gamertags
+            pool.submit(_run_slice_in_worker, root, players, run_config) for players in slices
         ]
         for future in as_completed(futures):
             yield future.result()
 
 
-def _run_player_in_worker(root: AppRoot, gamertag: str, run_config: dict) -> PlayerOutcome:
+def _run_slice_in_worker(
+    root: AppRoot, gamertags: Sequence[str], run_config: dict
+) -> list[PlayerOutcome]:
     with _instance() as instance:
-        return _run_player(root, instance, gamertag, run_config)
+        return _run_slice(root, instance, gamertags, run_config)
 
 
-def _run_player(
-    root: AppRoot, instance: dg.DagsterInstance, gamertag: str, run_config: dict
-) -> PlayerOutcome:
-    """One run of sessions_job for one player; any failure becomes the outcome's detail."""
-    try:
-        gamertag = root.player(gamertag).gamertag
-    except SessionsPipelineError as error:
-        return PlayerOutcome(gamertag, ok=False, detail=str(error))
+def _run_slice(
+    root: AppRoot, instance: dg.DagsterInstance, gamertags: Sequence[str], run_config: dict
+) -> list[PlayerOutcome]:
+    """One run of sessions_job over consecutive players: one partition, or a range.
+
+    A single player runs tagged `dagster/partition`, as the UI launches it; several run as
+    a partition range. Each player's outcome comes from its own events in the run (the
+    stored_sessions materialization or dry-run observation, the check evaluations), and a
+    player that failed inside a range is named in the run's failure, with its error.
+    """
+    if len(gamertags) == 1:
+        tags = {"dagster/partition": gamertags[0]}
+    else:
+        tags = {RANGE_START_TAG: gamertags[0], RANGE_END_TAG: gamertags[-1]}
     with dg.execute_job(
         dg.build_reconstructable_job(
             sessions_job_for_root.__module__,
@@ -357,27 +416,74 @@ def _run_player(
         ),
         instance=instance,
         run_config={**run_config, "loggers": _QUIET_LOGGERS},
-        tags={"dagster/partition": gamertag},
+        tags=tags,
     ) as result:
-        failed_checks = tuple(
-            evaluation.check_name
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
+        stored, failed_checks = _player_events(instance, result.run_id)
+        failures = _player_failures(result)
+        outcomes = []
+        for gamertag in gamertags:
+            if gamertag in failures:
+                outcomes.append(PlayerOutcome(gamertag, ok=False, detail=failures[gamertag]))
+            elif gamertag not in stored or not (result.success or failures):
+                outcomes.append(PlayerOutcome(gamertag, ok=False, detail=_failure(result)))
+            else:
+                metadata = stored[gamertag]
+                checks = tuple(failed_checks.get(gamertag, ()))
+                outcomes.append(
+                    PlayerOutcome(
+                        gamertag,
+                        ok=not checks,
+                        detail=str(metadata["summary"].value),
+                        counts={name: int(metadata[name].value) for name in _COUNTS},
+                        failed_checks=checks,
+                    )
+                )
+        return outcomes
+
+
+def _player_events(
+    instance: dg.DagsterInstance, run_id: str
+) -> tuple[dict[str, Mapping[str, dg.MetadataValue]], dict[str, list[str]]]:
+    """Per player of the run: its stored_sessions metadata, and the checks it failed.
+
+    Read from the instance's event log: a materialization logged by a step that then
+    failed (a range with a broken player) is recorded there, not in the run's result.
+    """
+    stored: dict[str, Mapping[str, dg.MetadataValue]] = {}
+    failed_checks: dict[str, list[str]] = {}
+    kinds = {
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+        dg.DagsterEventType.ASSET_OBSERVATION,
+        dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    }
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed:
+                failed_checks.setdefault(evaluation.partition or "", []).append(
+                    evaluation.check_name
+                )
+            continue
+        record = (
+            event.step_materialization_data.materialization
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+            else event.asset_observation_data.asset_observation
         )
-        if not result.success:
-            return PlayerOutcome(gamertag, ok=False, detail=_failure(result))
-        events = [
-            *result.asset_materializations_for_node("stored_sessions"),
-            *result.asset_observations_for_node("stored_sessions"),
-        ]
-        metadata = events[0].metadata
-        return PlayerOutcome(
-            gamertag,
-            ok=not failed_checks,
-            detail=str(metadata["summary"].value),
-            counts={name: int(metadata[name].value) for name in _COUNTS},
-            failed_checks=failed_checks,
-        )
+        if record.asset_key == _STORED and record.partition is not None:
+            stored[record.partition] = record.metadata
+    return stored, failed_checks
+
+
+def _player_failures(result: dg.ExecuteJobResult) -> dict[str, str]:
+    """The players a range run's stored_sessions step names as failed, with their errors."""
+    for failure in result.get_step_failure_events():
+        data = failure.step_failure_data.user_failure_data
+        if failure.step_key == _STORED.path[-1] and data is not None:
+            return {player: str(value.value) for player, value in data.metadata.items()}
+    return {}
 
 
 def _our_error_names(cls: type[Exception] = SessionsPipelineError) -> set[str]:

@@ -15,6 +15,7 @@ from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.assets import GROUP_NAME, build_session_assets
 from sessions_pipeline.checks import build_session_checks
 from sessions_pipeline.partitions import player_partitions
+from sessions_pipeline.player_ranges import PlayerPicklesIOManager
 from sessions_pipeline.run_config import sessions_run_config
 from sessions_pipeline.schedules import build_daily_backfill_schedule
 from sessions_pipeline.sensors import (
@@ -56,6 +57,8 @@ def build_definitions(root: AppRoot) -> dg.Definitions:
         ],
         schedules=[build_daily_backfill_schedule(root, JOB_NAME, keys)],
         executor=dg.in_process_executor,
+        # Dagster's pickle files as before; a run over several players writes one per player.
+        resources={"io_manager": PlayerPicklesIOManager()},
     )
 
 

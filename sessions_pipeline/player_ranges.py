@@ -1,0 +1,192 @@
+"""Runs over a range of players: Dagster's per-run cost paid once for many partitions.
+
+A run costs about 0.3 s of Dagster work (run start and end, each step's own events)
+whatever it stores, five times a 10,000-match player's own store. The assets therefore take
+a backfill policy of at most `PLAYERS_PER_RUN` players per run, and in such a run each
+asset does its players one after the other: each player still stores in its own
+transaction, gets its own materialization and metadata, and one that fails is recorded as
+a `PlayerFailure` that its later assets pass on untouched, so the others go on. A
+single-partition run (the UI, sensors, the schedule, `backfill --gamertag`) runs exactly
+as before: no range, no catching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
+
+PLAYERS_PER_RUN = 25
+"""Most players of one run: enough that the per-run cost is a small part of the run, few
+enough that a run's outputs (every player's timeline, held in memory by the step that
+reads them) stay small, and that a Dagster backfill still spreads over several runs."""
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=PLAYERS_PER_RUN)
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+T = TypeVar("T")
+PerPlayer = Any
+"""An asset input: the player's value, or in a range run a dict of them by player (failures
+included). `Any` for Dagster, which refuses a union annotation; `of_player` unpacks it."""
+
+
+@dataclass(frozen=True)
+class PlayerFailure:
+    """Why one player of a range run stopped, and at which asset; its later assets skip it."""
+
+    asset: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.asset}: {self.error}"
+
+
+class UpstreamFailedError(Exception):
+    """An input of this player is a `PlayerFailure`: there is nothing to compute from."""
+
+    def __init__(self, failure: PlayerFailure) -> None:
+        super().__init__(f"upstream {failure}")
+        self.failure = failure
+
+
+def is_range(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> bool:
+    """Whether the run covers several players (a single partition runs as it always did)."""
+    op_context = (
+        context.op_execution_context
+        if isinstance(context, dg.AssetCheckExecutionContext)
+        else context
+    )
+    return len(op_context.partition_keys) > 1
+
+
+def of_player(context: dg.AssetExecutionContext, value: Any, key: str) -> Any:
+    """An input's value for player `key` (in a range run the input is a dict by player),
+    or the player's earlier failure raised again."""
+    mine = value[key] if is_range(context) else value
+    if isinstance(mine, PlayerFailure):
+        raise UpstreamFailedError(mine)
+    return mine
+
+
+def attempt(
+    context: dg.AssetExecutionContext, key: str, work: Callable[[str], T]
+) -> T | PlayerFailure:
+    """`work(key)`, or the player's failure, logged with the player's name.
+
+    Any exception counts: in a range run one player's bug must not cost the others their
+    stores. The error keeps its class name, as the CLI prints a failed step's error.
+    """
+    try:
+        return work(key)
+    except UpstreamFailedError as skipped:
+        return skipped.failure
+    except Exception as error:
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        failure = PlayerFailure(
+            context.asset_key.to_user_string(), f"{type(error).__name__}: {first_line}"
+        )
+        context.log.error(f"{key}: {failure}")
+        return failure
+
+
+def failure_metadata(failure: PlayerFailure) -> dict[str, dg.MetadataValue]:
+    """What a failed player's partition of an intermediate asset says instead of its figures."""
+    return {"error": dg.MetadataValue.text(str(failure))}
+
+
+def per_player_output(
+    context: dg.AssetExecutionContext,
+    compute: Callable[[str], T],
+    metadata: Callable[[T], Mapping[str, dg.MetadataValue]],
+) -> dg.Output:
+    """The asset's output: one value as before, or in a range run a dict by player.
+
+    In a range, each player's metadata goes to its own materialization
+    (`add_asset_metadata(..., partition_key=...)`), and a failed player's value is its
+    `PlayerFailure`, so the later assets of the run know to skip it.
+    """
+    if not is_range(context):
+        value = compute(context.partition_key)
+        return dg.Output(value, metadata=dict(metadata(value)))
+    values: dict[str, T | PlayerFailure] = {}
+    for key in context.partition_keys:
+        value = attempt(context, key, compute)
+        shown = failure_metadata(value) if isinstance(value, PlayerFailure) else metadata(value)
+        context.add_asset_metadata(dict(shown), partition_key=key)
+        values[key] = value
+    return dg.Output(values)
+
+
+def record_check_evaluations(
+    context: dg.AssetCheckExecutionContext,
+    asset_key: dg.AssetKey,
+    evaluate: Callable[[str], Iterable[dg.AssetCheckResult]],
+) -> Iterator[dg.Output]:
+    """One evaluation per check and player of a range run, each on its player's partition.
+
+    An `AssetCheckResult` names no partition (Dagster gives it the run's single one), so
+    in a range each result is logged as an evaluation of its player, tied to the player's
+    latest materialization as Dagster ties a single-partition result. The op's outputs,
+    one per selected check, are then yielded empty, as a result's would be.
+    """
+    op_context = context.op_execution_context
+    for key in op_context.partition_keys:
+        target = _latest_materialization(context, asset_key, key)
+        for result in evaluate(key):
+            op_context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=asset_key,
+                    check_name=str(result.check_name),
+                    passed=result.passed,
+                    metadata=result.metadata,
+                    target_materialization_data=target,
+                    partition=key,
+                )
+            )
+    checks = op_context.assets_def
+    for check_key in context.selected_asset_check_keys:
+        yield dg.Output(None, output_name=checks.get_output_name_for_asset_check_key(check_key))
+
+
+def _latest_materialization(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, key: str
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+    ).records
+    if not records:
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        run_id=records[0].event_log_entry.run_id,
+        storage_id=records[0].storage_id,
+        timestamp=records[0].timestamp,
+    )
+
+
+class _PlayerPickles(PickledObjectFilesystemIOManager):
+    """Dagster's pickle files, one per asset and player; a range output is split by player.
+
+    Dagster's own filesystem IO manager refuses an output of several partitions; it
+    already loads several (as a dict by partition key), so only the writing is added.
+    """
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
+            super().handle_output(context, obj)
+            return
+        for key, path in self._get_paths_for_partitions(context).items():
+            self.make_directory(path.parent)
+            self.dump_to_path(context=context, obj=obj[key], path=path)
+
+
+class PlayerPicklesIOManager(dg.FilesystemIOManager):
+    """`fs_io_manager`, same files and base directory, able to write a range output."""
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _PlayerPickles:
+        return _PlayerPickles(base_dir=super().create_io_manager(context).base_dir)
