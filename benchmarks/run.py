@@ -93,7 +93,7 @@ FULL = Sizes(
     backfill_players=50,
     backfill_matches=10_000,
     repeats=3,
-    small_repeats=7,
+    small_repeats=31,
 )
 QUICK = Sizes(
     rules_matches=20_000,
