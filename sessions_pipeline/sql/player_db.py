@@ -219,7 +219,8 @@ def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParamete
     On a fresh connection, listing the catalog (`duckdb_tables()`) or sorting costs more
     than reading the table: it has one row per store that changed the file, so it is read
     whole and the newest row (by `stored_at`, then insertion) picked here; a missing table
-    is found by binding the query.
+    is found by binding the query (`con.sql` binds before running: a missing table does
+    not abort the store's transaction, as a failed `execute` would).
     """
     try:
         rows = con.sql(
