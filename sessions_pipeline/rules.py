@@ -196,17 +196,15 @@ def label_sessions(sessions: pl.DataFrame, label_time_zone: str) -> pl.DataFrame
     them: each is formatted once, from its run's first and last match, then spread over
     its matches by run index, with no grouping and no formatting per match.
     """
-    session_id = pl.col("session_id")
-    starts = session_id.ne_missing(session_id.shift(1))
-    ends = session_id.ne_missing(session_id.shift(-1))
-    row = pl.int_range(pl.len())
-    labels = sessions.select(
-        format_session_labels(
-            pl.col("start_time").filter(starts),
-            pl.col("start_time").filter(ends),
-            row.filter(ends) - row.filter(starts) + 1,
-            label_time_zone,
-        )
+    runs = sessions["session_id"].rle()
+    matches = runs.struct.field("len")
+    last = matches.cum_sum() - 1
+    start = sessions["start_time"]
+    bounds = pl.DataFrame(
+        {"first": start.gather(last - matches + 1), "last": start.gather(last), "matches": matches}
+    )
+    labels = bounds.select(
+        format_session_labels(pl.col("first"), pl.col("last"), pl.col("matches"), label_time_zone)
     ).to_series()
     return sessions.with_columns(session_label=labels.gather(sessions["session_id"].rle_id()))
 
