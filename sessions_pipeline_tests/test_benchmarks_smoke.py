@@ -1,4 +1,4 @@
-"""`benchmarks/run.py --quick` runs end to end and prints every figure, the dashboard's too.
+"""`benchmarks/run.py --quick` prints every figure, the dashboard's too; `breakdown.py` every stage.
 
 Only that: the quick sizes are far too small for the timings to mean anything, so no
 timing is asserted; the full run (`benchmarks/run.py`) is what measures the targets.
@@ -29,3 +29,19 @@ def test_the_quick_benchmark_prints_every_figure_with_a_verdict() -> None:
     assert [row[3] for row in rows] == list(FIGURES), result.stdout
     for row in rows:
         assert row.rstrip(" |").endswith(VERDICTS), row
+
+
+def test_the_quick_breakdown_prints_every_stage() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "breakdown.py"), "--quick"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    headings = [line[:3] for line in result.stdout.splitlines() if line.startswith("(")]
+    assert headings == ["(a)", "(h)", "(e)"], result.stdout
+    assert result.stdout.count("| load_sessions |") == 2, result.stdout
+    assert "| rules: session ids and labels |" in result.stdout, result.stdout
