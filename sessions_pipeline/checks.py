@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 
 import dagster as dg
+import polars as pl
 
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.assets import markdown_table
@@ -74,25 +75,21 @@ def build_session_checks(
 
 
 def _drift_result(stored: StoredRead, check_name: str) -> dg.AssetCheckResult:
-    drift = drift_of(stored)
-    return dg.AssetCheckResult(
-        check_name=check_name,
-        passed=drift.is_empty(),
-        metadata={
-            "drifted_rows": dg.MetadataValue.int(len(drift)),
-            "rows": dg.MetadataValue.md(markdown_table(drift, limit=ROWS_SHOWN)),
-        },
-    )
+    return _rows_result(check_name, drift_of(stored), "drifted_rows")
 
 
 def _unstored_result(stored: StoredRead, check_name: str) -> dg.AssetCheckResult:
-    unstored = unstored_stable_of(stored)
+    return _rows_result(check_name, unstored_stable_of(stored), "unstored_stable_rows")
+
+
+def _rows_result(check_name: str, rows: pl.DataFrame, count_name: str) -> dg.AssetCheckResult:
+    """Passed when no row is found; the rows found (the first ones) shown beside their count."""
     return dg.AssetCheckResult(
         check_name=check_name,
-        passed=unstored.is_empty(),
+        passed=rows.is_empty(),
         metadata={
-            "unstored_stable_rows": dg.MetadataValue.int(len(unstored)),
-            "rows": dg.MetadataValue.md(markdown_table(unstored, limit=ROWS_SHOWN)),
+            count_name: dg.MetadataValue.int(len(rows)),
+            "rows": dg.MetadataValue.md(markdown_table(rows, limit=ROWS_SHOWN)),
         },
     )
 

@@ -15,9 +15,10 @@ FIGURES = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k")
 VERDICTS = ("PASS", "FAIL", "reported")
 
 
-def test_the_quick_benchmark_prints_every_figure_with_a_verdict() -> None:
+def run_quick(script: str) -> str:
+    """The script's output with `--quick`, once it ended well."""
     result = subprocess.run(
-        [sys.executable, str(REPOSITORY / "benchmarks" / "run.py"), "--quick"],
+        [sys.executable, str(REPOSITORY / "benchmarks" / script), "--quick"],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -25,23 +26,20 @@ def test_the_quick_benchmark_prints_every_figure_with_a_verdict() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| (")]
-    assert [row[3] for row in rows] == list(FIGURES), result.stdout
+    return result.stdout
+
+
+def test_the_quick_benchmark_prints_every_figure_with_a_verdict() -> None:
+    output = run_quick("run.py")
+    rows = [line for line in output.splitlines() if line.startswith("| (")]
+    assert [row[3] for row in rows] == list(FIGURES), output
     for row in rows:
         assert row.rstrip(" |").endswith(VERDICTS), row
 
 
 def test_the_quick_breakdown_prints_every_stage() -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPOSITORY / "benchmarks" / "breakdown.py"), "--quick"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    headings = [line[:3] for line in result.stdout.splitlines() if line.startswith("(")]
-    assert headings == ["(a)", "(h)", "(e)"], result.stdout
-    assert result.stdout.count("| load_sessions |") == 2, result.stdout
-    assert "| rules: session ids and labels |" in result.stdout, result.stdout
+    output = run_quick("breakdown.py")
+    headings = [line[:3] for line in output.splitlines() if line.startswith("(")]
+    assert headings == ["(a)", "(h)", "(e)"], output
+    assert output.count("| load_sessions |") == 2, output
+    assert "| rules: session ids and labels |" in output, output
