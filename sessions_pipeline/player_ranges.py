@@ -136,8 +136,9 @@ def record_check_evaluations(
     one per selected check, are then yielded empty, as a result's would be.
     """
     op_context = context.op_execution_context
+    targets = _latest_materializations(context, asset_key, op_context.partition_keys)
     for key in op_context.partition_keys:
-        target = _latest_materialization(context, asset_key, key)
+        target = targets.get(key)
         for result in evaluate(key):
             op_context.log_event(
                 dg.AssetCheckEvaluation(
@@ -154,19 +155,35 @@ def record_check_evaluations(
         yield dg.Output(None, output_name=checks.get_output_name_for_asset_check_key(check_key))
 
 
-def _latest_materialization(
-    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, key: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+def _latest_materializations(
+    context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, keys: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Each player's latest materialization, by one query for the whole range.
+
+    After a range run every player's newest record is among the range's newest ones; a
+    player found there no more (checks run alone, an older store) is asked for on its own.
+    """
+    found = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys), limit=len(keys)
     ).records
-    if not records:
-        return None
-    return AssetCheckEvaluationTargetMaterializationData(
-        run_id=records[0].event_log_entry.run_id,
-        storage_id=records[0].storage_id,
-        timestamp=records[0].timestamp,
-    )
+    latest: dict[str, dg.EventLogRecord] = {}
+    for record in found:  # newest first: the first record of a player is its latest
+        latest.setdefault(record.partition_key, record)
+    for key in keys:
+        if key not in latest:
+            older = context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[key]), limit=1
+            ).records
+            if older:
+                latest[key] = older[0]
+    return {
+        key: AssetCheckEvaluationTargetMaterializationData(
+            run_id=record.event_log_entry.run_id,
+            storage_id=record.storage_id,
+            timestamp=record.timestamp,
+        )
+        for key, record in latest.items()
+    }
 
 
 class _PlayerPickles(PickledObjectFilesystemIOManager):

@@ -125,7 +125,10 @@ def test_a_range_run_checks_each_player_on_its_own(demo_root: Path) -> None:
         if (e.check_name, e.partition) == ("no_drift", "JGtm")
     ]
     assert drift.metadata["drifted_rows"].value > 0
-    assert drift.target_materialization_data is not None
+    # Each evaluation is tied to its player's materialization by this run, not the first's.
+    targets = [e.target_materialization_data for e in again.get_asset_check_evaluations()]
+    assert {target.run_id for target in targets} == {again.run_id}
+    assert len({target.storage_id for target in targets}) == 2
 
 
 def test_a_broken_player_fails_alone_and_the_others_keep_their_stores(demo_root: Path) -> None:
