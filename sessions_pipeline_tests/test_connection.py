@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -63,3 +64,23 @@ def test_files_read_together_each_see_their_own_tables(tmp_path: Path) -> None:
     with open_player_db(first, read_only=True) as a, open_player_db(second, read_only=True) as b:
         assert a.sql("SELECT count(*) FROM match_stats").fetchall() == [(1,)]
         assert b.sql("SELECT count(*) FROM match_stats").fetchall() == [(2,)]
+
+
+def test_threads_read_the_same_and_other_files_at_once(tmp_path: Path) -> None:
+    """The dashboard's server reads in a thread per session: each read is whole."""
+    paths = [
+        make_player_file(tmp_path / f"{n}.duckdb", matches_at(T0, [10 * m for m in range(n)]))
+        for n in (3, 5)
+    ]
+    for path in paths:
+        store(path)
+    lengths: list[int] = []
+
+    def read(path: Path) -> None:
+        lengths.extend(len(load_sessions(path, now=NOW)) for _ in range(20))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(read, paths * 3))
+    assert sorted(set(lengths)) == [3, 5]
+    assert len(lengths) == 120
+    assert all(another_process_can_write(path) for path in paths)
