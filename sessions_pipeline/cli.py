@@ -40,6 +40,7 @@ from sessions_pipeline.run_config import sessions_run_config
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
+_THROWAWAY_INSTANCE = {"python_logs": {"python_log_level": "WARNING"}}
 # The stored_sessions metadata counts the summary table shows, with their headers.
 _COUNTS = {
     "sessions_stored": "sessions",
@@ -275,7 +276,9 @@ def _instance() -> Iterator[dg.DagsterInstance]:
         with dg.DagsterInstance.get() as instance:
             yield instance
     else:
-        with dg.DagsterInstance.ephemeral() as instance:
+        # Nobody reads a throwaway instance's log lines (they go with it): only warnings
+        # and errors are kept. The events this command reads are Dagster's own, kept all.
+        with dg.DagsterInstance.ephemeral(settings=_THROWAWAY_INSTANCE) as instance:
             yield instance
 
 
