@@ -398,10 +398,10 @@ def backfill_figure(work: Path, sizes: Sizes) -> Figure:
     environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
 
     def cli(*args: str) -> float:
-        """Seconds the command takes; -P: it imports the project as this process does."""
+        """Seconds `sessions-pipeline` takes (its entry point; -P: the project imports as here)."""
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-P", "-m", "sessions_pipeline.cli", *args],
+            [sys.executable, "-P", "-m", "sessions_pipeline.launch", *args],
             env=environment,
             check=True,
             capture_output=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import shlex
 import sys
@@ -33,6 +32,7 @@ from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
+from sessions_pipeline.launch import worker_context
 from sessions_pipeline.overview import read_overview
 from sessions_pipeline.player_ranges import PLAYERS_PER_RUN, RANGE_END_TAG, RANGE_START_TAG
 from sessions_pipeline.rules import SessionParameters
@@ -378,11 +378,7 @@ def _slice_outcomes(
             for players in slices:
                 yield _run_slice(root, instance, players, run_config)
         return
-    context = multiprocessing.get_context("forkserver")
-    # By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the
-    # fork server would not import.
-    context.set_forkserver_preload(["sessions_pipeline.cli"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
         futures = [
             pool.submit(_run_slice_in_worker, root, players, run_config) for players in slices
         ]

@@ -203,7 +203,14 @@ class _PlayerPickles(PickledObjectFilesystemIOManager):
 
 
 class PlayerPicklesIOManager(dg.FilesystemIOManager):
-    """`fs_io_manager`, same files and base directory, able to write a range output."""
+    """`fs_io_manager`, same files and base directory, able to write a range output.
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> _PlayerPickles:
+    On a throwaway instance (the CLI without DAGSTER_HOME, `materialize` in tests) the
+    outputs stay in memory instead: the files would go with the instance, and writing and
+    reading them back was a tenth of a range run's time a player.
+    """
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
+        if context.instance is not None and context.instance.is_ephemeral:
+            return dg.InMemoryIOManager()
         return _PlayerPickles(base_dir=super().create_io_manager(context).base_dir)

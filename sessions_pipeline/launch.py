@@ -1,0 +1,41 @@
+"""The `sessions-pipeline` console script: `cli.main`, with the backfill's workers started early.
+
+`backfill --all` stores players in worker processes forked from a server that imports the
+CLI, Dagster included, once: most of a second. Started here, before this process imports
+the CLI itself, the two imports run side by side instead of one after the other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver
+import sys
+
+# By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the fork
+# server would not import.
+WORKER_MODULE = "sessions_pipeline.cli"
+
+
+def main() -> int:
+    arguments = sys.argv[1:]
+    if "backfill" in arguments and "--all" in arguments:
+        worker_context()
+    from sessions_pipeline.cli import main as cli_main
+
+    return cli_main(arguments)
+
+
+def worker_context() -> multiprocessing.context.ForkServerContext:
+    """The fork server the workers come from, started now if it is not running yet.
+
+    A fork server, not a plain fork: Polars' thread pool does not survive a fork.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([WORKER_MODULE])
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
+if __name__ == "__main__":
+    sys.exit(main())
