@@ -44,17 +44,25 @@ def add_broken_players(root: Path) -> None:
         con.execute("CREATE TABLE notes (text VARCHAR)")
 
 
+CONSOLE_SCRIPT = str(Path(sys.executable).with_name("sessions-pipeline"))
+"""The installed command (`sessions_pipeline.launch`), which starts the workers' server early."""
+
+
 @pytest.mark.dagster_cli
-@pytest.mark.parametrize("workers", ["1", "2"], ids=["one-process", "two-workers"])
+@pytest.mark.parametrize(
+    ("command", "workers"),
+    [([sys.executable, "-m", "sessions_pipeline.cli"], "1"), ([CONSOLE_SCRIPT], "2")],
+    ids=["one-process", "two-workers-from-the-console-script"],
+)
 def test_backfill_all_goes_on_past_broken_players_and_fails_at_the_end(
-    demo_root: Path, workers: str
+    demo_root: Path, command: list[str], workers: str
 ) -> None:
     add_broken_players(demo_root)
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
     env.update({HOME_ENV_VAR: str(demo_root), "COLUMNS": "200"})
 
     done = subprocess.run(
-        [sys.executable, "-m", "sessions_pipeline.cli", "backfill", "--all", "--workers", workers],
+        [*command, "backfill", "--all", "--workers", workers],
         cwd=demo_root,
         env=env,
         capture_output=True,
