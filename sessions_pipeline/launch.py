@@ -12,9 +12,15 @@ import multiprocessing.context
 import multiprocessing.forkserver
 import sys
 
-# By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the fork
-# server would not import.
-WORKER_MODULE = "sessions_pipeline.cli"
+WORKER_MODULES = [
+    # By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the
+    # fork server would not import.
+    "sessions_pipeline.cli",
+    # What a worker's first Dagster instance imports (SQLAlchemy, Alembic and some 400
+    # modules more): half a second each worker would pay after its fork. A module that a
+    # later Dagster moves is skipped by the fork server, which costs only that time.
+    "dagster._core.storage.legacy_storage",
+]
 
 
 def main() -> int:
@@ -32,7 +38,7 @@ def worker_context() -> multiprocessing.context.ForkServerContext:
     A fork server, not a plain fork: Polars' thread pool does not survive a fork.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_MODULE])
+    context.set_forkserver_preload(WORKER_MODULES)
     multiprocessing.forkserver.ensure_running()
     return context
 
