@@ -48,6 +48,24 @@ CONSOLE_SCRIPT = str(Path(sys.executable).with_name("sessions-pipeline"))
 """The installed command (`sessions_pipeline.launch`), which starts the workers' server early."""
 
 
+def test_the_console_script_module_loads_no_heavy_library() -> None:
+    """It starts the workers' fork server before anything slow is imported, so the
+    server's import of Dagster runs beside this process's own, not after it."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, sessions_pipeline.launch; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'dagster', 'duckdb', 'polars', 'pyarrow', 'rich'}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
 @pytest.mark.dagster_cli
 @pytest.mark.parametrize(
     ("command", "workers"),
