@@ -41,6 +41,7 @@ from sessions_pipeline.run_config import sessions_run_config
 # Runs report through this summary; Dagster's per-event console log would drown it.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 _THROWAWAY_INSTANCE = {"python_logs": {"python_log_level": "WARNING"}}
+_ONE_PLANNED_EVENT_PER_ASSET = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 # The stored_sessions metadata counts the summary table shows, with their headers.
 _COUNTS = {
     "sessions_stored": "sessions",
@@ -278,7 +279,12 @@ def _instance() -> Iterator[dg.DagsterInstance]:
     else:
         # Nobody reads a throwaway instance's log lines (they go with it): only warnings
         # and errors are kept. The events this command reads are Dagster's own, kept all.
-        with dg.DagsterInstance.ephemeral(settings=_THROWAWAY_INSTANCE) as instance:
+        # Nor its partitions' status: a range run announces each asset once for all its
+        # players (Dagster's switch), not once per player (a tenth of a second a run).
+        with (
+            environment_variable(_ONE_PLANNED_EVENT_PER_ASSET, "true"),
+            dg.DagsterInstance.ephemeral(settings=_THROWAWAY_INSTANCE) as instance,
+        ):
             yield instance
 
 
