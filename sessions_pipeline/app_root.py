@@ -172,9 +172,9 @@ class AppRoot:
         """
         name = validate_gamertag(gamertag)
         profiles = self._profiles()
-        known = self._known(profiles)
-        if name not in known:
-            same = [g for g in known if g.casefold() == name.casefold()]
+        # An exact name (every partition key is one) needs no listing of every player.
+        if name not in profiles and not self._has_folder(name):
+            same = [g for g in self._known(profiles) if g.casefold() == name.casefold()]
             if len(same) == 1:
                 name = same[0]
         player = self._locate(name, profiles)
@@ -203,6 +203,12 @@ class AppRoot:
         return profiles.get(gamertag) or Player(
             gamertag, self.players_dir / gamertag / PLAYER_DB_NAME, None
         )
+
+    def _has_folder(self, gamertag: str) -> bool:
+        """Whether data/players/ holds a player folder spelled exactly `gamertag` (the
+        listing, not a stat, answers that on a case-insensitive file system too)."""
+        folder = self.players_dir / gamertag
+        return (folder / PLAYER_DB_NAME).is_file() and gamertag in os.listdir(self.players_dir)
 
     def folder_gamertags(self) -> list[str]:
         """Folders of data/players/ holding a player file.
