@@ -83,7 +83,9 @@ def load_friends_config(path: Path) -> dict[str, list[str]]:
 
 def resolve_player_xuid(con: duckdb.DuckDBPyConnection, player: Player) -> str | None:
     """The player's xuid: its profile's, else the `xuid_aliases` row of its gamertag."""
-    return player.profile_xuid or lookups.xuid_for_alias(con, player.gamertag)
+    return player.profile_xuid or lookups.xuids_for_aliases(con, [player.gamertag]).get(
+        player.gamertag
+    )
 
 
 def resolve_friends(
@@ -142,28 +144,31 @@ def _is_xuid(text: str) -> bool:
 def _resolve_items(
     con: duckdb.DuckDBPyConnection, items: Sequence[str], player_xuid: str | None
 ) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
-    """Resolved xuids, then unresolved and inactive items (deduplicated, in file order)."""
-    xuids: set[str] = set()
-    unresolved: dict[str, None] = {}
+    """Resolved xuids, then unresolved and inactive items (deduplicated, in file order).
+
+    An item is a xuid the file knows, else a gamertag (an all-digit name is tried as one
+    too): in `xuid_aliases`, then in `teammates_aggregate`, each asked for all at once.
+    """
+    active: dict[str, None] = {}
     inactive: dict[str, None] = {}
     for raw in items:
         item = raw.strip()
         if item.startswith(INACTIVE_PREFIX):
             inactive[item.removeprefix(INACTIVE_PREFIX).strip()] = None
-            continue
-        xuid = _resolve_item(con, item)
-        if xuid is None:
-            unresolved[item] = None
-        elif xuid != player_xuid:
-            xuids.add(xuid)
-    return frozenset(xuids), tuple(unresolved), tuple(inactive)
-
-
-def _resolve_item(con: duckdb.DuckDBPyConnection, item: str) -> str | None:
-    """A xuid the file knows, else a gamertag (an all-digit name is tried as one too)."""
-    if _is_xuid(item) and lookups.is_known_xuid(con, item):
-        return item
-    return lookups.xuid_for_alias(con, item) or lookups.xuid_for_teammate_gamertag(con, item)
+        else:
+            active[item] = None
+    resolved = {
+        item: item for item in active if _is_xuid(item) and lookups.is_known_xuid(con, item)
+    }
+    names = [item for item in active if item not in resolved]
+    by_alias = lookups.xuids_for_aliases(con, names)
+    by_teammate = lookups.xuids_for_teammate_gamertags(
+        con, [name for name in names if name not in by_alias]
+    )
+    resolved |= by_teammate | by_alias
+    unresolved = tuple(item for item in active if item not in resolved)
+    xuids = frozenset(xuid for xuid in resolved.values() if xuid != player_xuid)
+    return xuids, unresolved, tuple(inactive)
 
 
 def _top_from_shared(

@@ -27,14 +27,19 @@ class _NameTable(NamedTuple):
 _ALIASES = _NameTable("xuid_aliases", "xuid", "gamertag")
 _TEAMMATES = _NameTable("teammates_aggregate", "teammate_xuid", "teammate_gamertag")
 
-# Gamertags are case-insensitive on Xbox Live. When several rows match, the one spelled
-# exactly as asked wins, then the smallest xuid, so the answer never depends on row order.
-_XUID_BY_GAMERTAG = """
-SELECT CAST({xuid} AS VARCHAR) AS xuid
+# Gamertags are case-insensitive on Xbox Live. When several rows match a name, the one
+# spelled exactly as asked wins, then the smallest xuid, so the answer never depends on
+# row order. All the names of a lookup are matched in one query.
+_XUIDS_BY_GAMERTAG = """
+SELECT wanted.name, CAST({xuid} AS VARCHAR) AS xuid
 FROM {table}
-WHERE {xuid} IS NOT NULL AND lower(trim({gamertag})) = lower($1)
-ORDER BY trim({gamertag}) = $1 DESC, xuid
-LIMIT 1
+JOIN (SELECT DISTINCT unnest($1::VARCHAR[]) AS name) AS wanted
+  ON lower(trim({gamertag})) = lower(wanted.name)
+WHERE {xuid} IS NOT NULL
+QUALIFY row_number() OVER (
+    PARTITION BY wanted.name
+    ORDER BY trim({gamertag}) = wanted.name DESC, CAST({xuid} AS VARCHAR)
+) = 1
 """
 
 _GAMERTAGS_BY_XUID = """
@@ -45,8 +50,8 @@ WHERE CAST({xuid} AS VARCHAR) IN (SELECT unnest($1::VARCHAR[]))
 GROUP BY 1
 """
 
-_XUID_BY_ALIAS = _XUID_BY_GAMERTAG.format(**_ALIASES._asdict())
-_XUID_BY_TEAMMATE_GAMERTAG = _XUID_BY_GAMERTAG.format(**_TEAMMATES._asdict())
+_XUIDS_BY_ALIAS = _XUIDS_BY_GAMERTAG.format(**_ALIASES._asdict())
+_XUIDS_BY_TEAMMATE_GAMERTAG = _XUIDS_BY_GAMERTAG.format(**_TEAMMATES._asdict())
 _GAMERTAGS_BY_ALIAS = _GAMERTAGS_BY_XUID.format(**_ALIASES._asdict())
 _GAMERTAGS_BY_TEAMMATE = _GAMERTAGS_BY_XUID.format(**_TEAMMATES._asdict())
 
@@ -110,18 +115,24 @@ def _first_value(con: duckdb.DuckDBPyConnection, query: str, params: list[object
     return rows[0][0] if rows else None
 
 
-def xuid_for_alias(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
-    """The xuid `xuid_aliases` gives this gamertag (case-insensitive), if any."""
-    if not _has_columns(con, *_ALIASES):
-        return None
-    return _first_value(con, _XUID_BY_ALIAS, [gamertag])
+def xuids_for_aliases(con: duckdb.DuckDBPyConnection, gamertags: Collection[str]) -> dict[str, str]:
+    """The xuid `xuid_aliases` gives each of these gamertags (case-insensitive) it knows."""
+    return _xuids_by_name(con, _ALIASES, _XUIDS_BY_ALIAS, gamertags)
 
 
-def xuid_for_teammate_gamertag(con: duckdb.DuckDBPyConnection, gamertag: str) -> str | None:
-    """The xuid `teammates_aggregate` gives this gamertag (case-insensitive), if any."""
-    if not _has_columns(con, *_TEAMMATES):
-        return None
-    return _first_value(con, _XUID_BY_TEAMMATE_GAMERTAG, [gamertag])
+def xuids_for_teammate_gamertags(
+    con: duckdb.DuckDBPyConnection, gamertags: Collection[str]
+) -> dict[str, str]:
+    """The xuid `teammates_aggregate` gives each of these gamertags (case-insensitive)."""
+    return _xuids_by_name(con, _TEAMMATES, _XUIDS_BY_TEAMMATE_GAMERTAG, gamertags)
+
+
+def _xuids_by_name(
+    con: duckdb.DuckDBPyConnection, source: _NameTable, query: str, names: Collection[str]
+) -> dict[str, str]:
+    if not names or not _has_columns(con, *source):
+        return {}
+    return dict(con.sql(query, params=[sorted(set(names))]).fetchall())
 
 
 def is_known_xuid(con: duckdb.DuckDBPyConnection, xuid: str) -> bool:
