@@ -15,6 +15,7 @@ import pytest
 from sessions_pipeline.app_root import HOME_ENV_VAR
 from sessions_pipeline.cli import main
 from sessions_pipeline.demo import DEMO_PLAYERS
+from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
 GAMERTAGS = sorted(player.gamertag for player in DEMO_PLAYERS)
@@ -51,19 +52,8 @@ CONSOLE_SCRIPT = str(Path(sys.executable).with_name("sessions-pipeline"))
 def test_the_console_script_module_loads_no_heavy_library() -> None:
     """It starts the workers' fork server before anything slow is imported, so the
     server's import of Dagster runs beside this process's own, not after it."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, sessions_pipeline.launch; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'dagster', 'duckdb', 'polars', 'pyarrow', 'rich'}))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert loaded.stdout.strip() == "[]"
+    heavy = {"dagster", "duckdb", "polars", "pyarrow", "rich"}
+    assert libraries_loaded_by("sessions_pipeline.launch", heavy) == []
 
 
 @pytest.mark.dagster_cli

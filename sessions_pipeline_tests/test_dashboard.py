@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +17,7 @@ from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.friends import resolve_friends
 from sessions_pipeline.rules import BreakReason, SessionParameters
 from sessions_pipeline.store import store_sessions
+from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
 from sessions_pipeline_tests.levelup_files import make_player_file
 
 PAGE = str(Path(dashboard.__file__))
@@ -319,15 +318,4 @@ def test_a_broken_profiles_file_is_a_message(
 
 def test_the_page_never_imports_dagster() -> None:
     """The dashboard runs beside LevelUp, which has no reason to install or load Dagster."""
-    loaded = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, sessions_pipeline.dashboard; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'dagster_duckdb'}))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert loaded.stdout.strip() == "[]"
+    assert libraries_loaded_by("sessions_pipeline.dashboard", {"dagster", "dagster_duckdb"}) == []

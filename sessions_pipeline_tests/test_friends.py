@@ -215,6 +215,7 @@ def test_gamertags_resolve_case_insensitively_through_xuid_aliases(tmp_path: Pat
         inactive=(),
     )
 
+
 def test_each_gamertag_of_an_entry_gets_its_own_best_alias(tmp_path: Path) -> None:
     """The names are looked up together: each still prefers its exact spelling, then the
     smallest xuid (as text), among the rows that match it alone."""
@@ -230,7 +231,6 @@ def test_each_gamertag_of_an_entry_gets_its_own_best_alias(tmp_path: Path) -> No
     )
     write_friends(root, {ME: ["Madina97294", "CHOCOBOFLOR"]})
     assert resolve_friends(root, player).xuids == {MADINA, "20"}
-
 
 
 def test_gamertags_resolve_through_teammates_aggregate_when_aliases_are_missing(
