@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import stability_cutoff
@@ -74,11 +75,10 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     ) as con:
         recorded = player_db.read_recorded_parameters(con)
         params = replay_parameters(recorded)
-        rows = read_session_rows(con, recorded, now=now, with_signatures=True)
+        timeline = read_session_rows(con, recorded, now=now, with_scan_positions=True).sessions()
+        reasons = _session_start_reasons(con, timeline, params)
         friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
-    timeline = rows.sessions()
-    sessions = timeline.drop("teammates_signature")
-    reasons = _session_start_reasons(timeline, params)
+    sessions = timeline.drop(player_db.SCAN_POSITION)
     stored = pl.col("stored_matches")
     summary = summarize_sessions(
         sessions.with_columns(break_reason=reasons), stored_matches="is_stored"
@@ -107,18 +107,35 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     )
 
 
-def _session_start_reasons(sessions: pl.DataFrame, params: SessionParameters) -> pl.Series:
+def _session_start_reasons(
+    con: duckdb.DuckDBPyConnection, sessions: pl.DataFrame, params: SessionParameters
+) -> pl.Series:
     """Why each session started, on its first match (null on the others).
 
     A break depends only on a match and its predecessor, so the rules run on the first
-    and last match of each session alone, not on the whole history.
+    and last match of each session alone, not on the whole history: first without the
+    signatures, which names the first session and every gap; then, for the sessions
+    still unexplained (a friend joined, the player went solo, the teammates changed), on
+    each one's first match and the match before it, with their signatures read for them.
     """
     session_id = sessions["session_id"]
     starts = session_id.ne_missing(session_id.shift(1))
     bounds = starts | session_id.ne_missing(session_id.shift(-1))
-    timeline = sessions.select("match_id", "start_time", "teammates_signature")
-    explained = break_reasons(
-        timeline.with_row_index("row").with_columns(starts=starts).filter(bounds), params
-    ).filter("starts")
+    timeline = sessions.select("match_id", "start_time").with_row_index("row")
+    explained = (
+        break_reasons(timeline.with_columns(starts=starts).filter(bounds), params)
+        .filter("starts")
+        .select("row", "break_reason")
+    )
+    unexplained = explained.filter(pl.col("break_reason").is_null())["row"]
+    if not unexplained.is_empty():
+        pairs = pl.concat([unexplained - 1, unexplained]).unique().sort()
+        signatures = player_db.read_signatures_of(
+            con, sessions[player_db.SCAN_POSITION].gather(pairs)
+        )
+        teammates = break_reasons(
+            timeline[pairs].with_columns(teammates_signature=signatures), params
+        ).select(pl.col("row", "break_reason").filter(pl.col("row").is_in(unexplained.implode())))
+        explained = pl.concat([explained.filter(pl.col("break_reason").is_not_null()), teammates])
     nothing = pl.repeat(None, len(sessions), dtype=pl.String, eager=True)
     return nothing.scatter(explained["row"], explained["break_reason"]).alias("break_reason")

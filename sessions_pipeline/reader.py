@@ -97,25 +97,28 @@ def read_session_rows(
     friends_xuids: Collection[str] | None = None,
     gap_minutes: int | None = None,
     now: datetime | None = None,
-    with_signatures: bool = False,
+    with_scan_positions: bool = False,
 ) -> SessionRows:
     """What `load_sessions` reads, on an open connection, for readers that ask the file more.
 
-    `with_signatures` keeps `teammates_signature` (read in the same pass), for readers
-    that explain why sessions broke. `sessions()` then computes with no connection.
+    `with_scan_positions` keeps each row's `SCAN_POSITION`, for readers that go back to
+    the file for some rows (why sessions broke). `sessions()` computes with no connection.
     """
     params = replay_parameters(recorded, friends_xuids, gap_minutes)
-    # The rules' own columns are computed as the signatures are read, unless the caller
-    # wants the signatures themselves.
-    teammates = [] if with_signatures else teammate_columns(params)
-    signatures = ("teammates_signature",) if with_signatures else ()
-    columns = ("match_id", "start_time", "session_id", "session_label", *signatures)
+    # The rules' own columns are computed as the signatures are read.
+    teammates = teammate_columns(params)
+    positions = (player_db.SCAN_POSITION,) if with_scan_positions else ()
+    columns = ("match_id", "start_time", "session_id", "session_label", *positions)
     # A file the pipeline never stored, and that holds no stored id, is recomputed whole,
     # without reading stored values (a stored file skips the check).
     if recorded is None and not player_db.has_stored_sessions(con):
-        whole = player_db.read_timeline(con, with_stored=False, teammates=teammates).frame
+        whole = player_db.read_timeline(
+            con, with_stored=False, teammates=teammates, with_scan_positions=with_scan_positions
+        ).frame
         return SessionRows(whole.clear(), whole, None, params, 0, columns)
-    stored = player_db.read_timeline(con, with_signatures=with_signatures).frame
+    stored = player_db.read_timeline(
+        con, with_signatures=False, with_scan_positions=with_scan_positions
+    ).frame
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     is_stored = stored["stored_session_id"].is_not_null() & (
         stored["start_time"] <= stability_cutoff(now, stability_hours)
@@ -126,16 +129,20 @@ def read_session_rows(
         "start_time",
         pl.col("stored_session_id").alias("session_id"),
         pl.col("stored_session_label").alias("session_label"),
-        *signatures,
+        *positions,
         is_stored=is_stored,
     )
     if window is None:
         return SessionRows(frozen, None, is_stored, params, 0, columns)
     since = stored["start_time"][window.start]
+    # The rows of the window, as `stored` has them from its start on.
     tail = player_db.read_timeline(con, since=since, teammates=teammates).frame
+    tail = tail.tail(len(stored) - window.start)
+    if with_scan_positions:
+        tail = tail.with_columns(stored[player_db.SCAN_POSITION].slice(window.start))
     return SessionRows(
         frozen.head(window.start),
-        tail.tail(len(stored) - window.start),
+        tail,
         is_stored.slice(window.start),
         params,
         window.first_session_id,

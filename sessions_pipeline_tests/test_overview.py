@@ -52,6 +52,34 @@ def test_reasons_from_session_bounds_equal_a_full_recompute(demo_root: Path, gam
     assert oldest_first.select(per_session.columns).equals(per_session)
 
 
+@pytest.mark.parametrize("friends", [frozenset({"11", "22"}), frozenset()], ids=["friends", "none"])
+def test_reasons_of_a_file_synced_out_of_time_order_equal_a_full_recompute(
+    tmp_path: Path, friends: frozenset[str]
+) -> None:
+    """A session that did not start on a gap is explained from its first match's and its
+    predecessor's signatures, read again by their place in the file: rows inserted in no
+    time order, a NULL start time among them, and an open tail computed on the fly."""
+    now = datetime(2026, 3, 1, 20, 0)
+    minutes = [0, 10, 20, 30, 40, 50, 200, 210, 220, 230, 240, 500, 510, 520, 580]
+    signatures = ["11", "11", "11,22", "5", "5", "22", "22", "7", "7,11", None]
+    signatures += ["11", "11", "22", "22", "22"]
+    matches = matches_at(now - timedelta(hours=10), minutes, signatures=signatures)
+    shuffled = [*matches[7::-1], ("nameless", None, "11"), *matches[:7:-1]]
+    db_path = make_player_file(tmp_path / "p.duckdb", shuffled)
+    store_sessions(db_path, SessionParameters(friends_xuids=friends), StoreOptions(now=now))
+
+    overview = read_overview(db_path, now=now)
+
+    reasons = overview.summary.sort("session_id")["break_reason"].to_list()
+    assert reasons == full_recompute_reasons(db_path)
+    assert (
+        {"friend_joined", "went_solo"} <= set(reasons)
+        if friends
+        else "teammates_changed" in reasons
+    )
+    assert overview.summary["stored"].to_list()[0] != "yes"  # the tail is computed
+
+
 def test_stored_partly_and_recent_and_the_unstored_stable_count(tmp_path: Path) -> None:
     now = datetime(2026, 3, 1, 20, 0)
     start = now - timedelta(hours=30)

@@ -18,6 +18,9 @@ from sessions_pipeline.errors import PlayerFileError
 from sessions_pipeline.rules import SessionParameters, in_timeline_order
 
 PARAMETERS_TABLE = "sessions_pipeline_parameters"
+SCAN_POSITION = "scan_position"
+"""A row's position in a scan of the whole table, in a read that asks for it: where
+`read_signatures_of` finds the row again."""
 _CHANGES_VIEW = "sessions_pipeline_changes"
 
 
@@ -79,6 +82,7 @@ def read_timeline(
     with_stored: bool = True,
     since: datetime | None = None,
     teammates: Sequence[pl.Expr] = (),
+    with_scan_positions: bool = False,
 ) -> TimelineRead:
     """Matches in `(start_time, match_id)` order with their stored session values.
 
@@ -89,7 +93,10 @@ def read_timeline(
     `teammates` are columns computed from the signatures as they are read, which then
     replace them (`rules.teammate_columns`): a whole read takes the signatures in a pass of
     their own first, so their text is gone before the rest is read, halving peak memory.
+    `with_scan_positions` adds each row's `SCAN_POSITION` (a whole read only).
     """
+    if with_scan_positions and since is not None:
+        raise ValueError("scan positions are those of a whole read, not of one since a time")
     columns = match_stats_columns(con)
     start = _utc_start_time(columns)
     has_signatures = "teammates_signature" in columns
@@ -114,6 +121,8 @@ def read_timeline(
     # Sorted and filtered in Polars, where both cost less than in the query; the null
     # counts come free from the frame instead of from a second scan.
     frame = _typed(_query(con, f"SELECT {', '.join(selected)} FROM match_stats{where}", params))
+    if with_scan_positions:
+        frame = frame.with_row_index(SCAN_POSITION)
     if in_own_pass:
         frame = frame.hstack(computed)
     elif teammates:
@@ -128,6 +137,23 @@ def read_timeline(
         null_match_ids=null_match_ids,
         has_signatures=has_signatures,
     )
+
+
+def read_signatures_of(con: duckdb.DuckDBPyConnection, positions: pl.Series) -> pl.Series:
+    """The `teammates_signature` of these rows (by `SCAN_POSITION`), in their order.
+
+    One scan of the column alone, then a gather: for a few thousand rows of a big file,
+    cheaper than filtering the scan on them (a join in DuckDB), and far cheaper than
+    carrying every row's signature through the read and the rules. Scans of a table
+    return its rows in one order (DuckDB preserves insertion order); the file must not
+    have changed since the read that gave the positions (same open).
+    """
+    if "teammates_signature" not in match_stats_columns(con):
+        return pl.repeat(None, len(positions), dtype=pl.String, eager=True)
+    scanned = _query(
+        con, "SELECT CAST(teammates_signature AS VARCHAR) AS teammates_signature FROM match_stats"
+    )
+    return scanned["teammates_signature"].gather(positions)
 
 
 def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
