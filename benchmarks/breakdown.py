@@ -1,4 +1,4 @@
-"""Where the time and memory of figures (a), (e) and (h) go, stage by stage.
+"""Where the time and memory of figures (a), (e), (g), (h) and (i) go, stage by stage.
 
     uv run python benchmarks/breakdown.py           # the issue's sizes, about a minute
     uv run python benchmarks/breakdown.py --quick   # small sizes: a smoke run
@@ -7,8 +7,9 @@ Each stage is timed on the file freshly opened as `load_sessions` opens it (atta
 the process's DuckDB, or in a DuckDB of its own when big), and reported as what it adds
 to that open and close (the best of the repeats); the bare SELECT + sort of the figure
 opens the file with `duckdb.connect`, as its line says. Memory stages are the resident
-size of a fresh process after each stage, and its peak so far. The README's breakdown is
-this script's output.
+size of a fresh process after each stage, and its peak so far. (g) is one range run of
+the backfill as a worker runs it, each step's wall time from the run's own events.
+The README's breakdown is this script's output.
 """
 
 from __future__ import annotations
@@ -18,17 +19,29 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import duckdb
-from run import FULL, QUICK, SIGNATURE_COLUMNS, STORED_COLUMNS, Sizes, best_times
-from synthetic import FRIEND_XUIDS, NOW, write_player_file
+import polars as pl
+from run import FULL, PARAMS, QUICK, SIGNATURE_COLUMNS, STORED_COLUMNS, Sizes, best_times
+from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
 
-from sessions_pipeline import load_sessions
+from sessions_pipeline import cli, load_sessions, overview
+from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.player_ranges import PLAYERS_PER_RUN
 from sessions_pipeline.reader import read_session_rows, replay_parameters
-from sessions_pipeline.rules import compute_sessions, label_sessions, teammate_columns
-from sessions_pipeline.sql import player_db
+from sessions_pipeline.rules import (
+    compute_sessions,
+    label_sessions,
+    summarize_sessions,
+    teammate_columns,
+)
+from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.sql import lookups, player_db
 from sessions_pipeline.sql.connection import open_player_db
 from sessions_pipeline.store import StoreOptions, store_sessions
 
@@ -61,12 +74,18 @@ report("rules: session ids and labels")
 
 
 def stage_table(
-    db: Path, columns: str, stages: dict[str, Stage], whole: Callable[[], object], repeats: int
+    db: Path,
+    columns: str,
+    stages: dict[str, Stage],
+    whole: Callable[[], object],
+    repeats: int,
+    *,
+    whole_name: str = "load_sessions",
 ) -> list[str]:
     """`| stage | ms | + ms over open and close |`, every stage on a fresh connection.
 
-    `whole` is `load_sessions` itself, which opens the file on its own; the bare line is
-    the figure's floor, with its own `duckdb.connect`.
+    `whole` is the figure's call itself (`load_sessions`), which opens the file on its
+    own; the bare line is the figure's floor, with its own `duckdb.connect`.
     """
 
     def fresh(stage: Stage) -> Callable[[], object]:
@@ -84,7 +103,7 @@ def stage_table(
         "open and close",
         "bare: duckdb.connect, SELECT, sort, close",
         *stages,
-        "load_sessions",
+        whole_name,
     ]
     times = best_times(repeats, fresh(lambda con: None), bare, *map(fresh, stages.values()), whole)
     base = times[0]
@@ -160,6 +179,99 @@ def read_breakdown(work: Path, sizes: Sizes) -> list[str]:
     ]
 
 
+def page_breakdown(work: Path, sizes: Sizes) -> list[str]:
+    """(i): the page's read of a stored file whose last matches are recent."""
+    db = write_player_file(work / "page.duckdb", sizes.read_matches)
+    store_sessions(db, PARAMS, StoreOptions(now=NOW))
+    with open_player_db(db, read_only=True) as con:
+        recorded = player_db.read_recorded_parameters(con)
+        params = replay_parameters(recorded)
+        sessions = read_session_rows(con, recorded, now=NOW, with_scan_positions=True).sessions()
+        reasons = overview.session_start_reasons(con, sessions, params)
+    explained = sessions.select("session_id", "session_label", "start_time", "is_stored")
+    stages: dict[str, Stage] = {
+        "load_sessions' reads and rules": lambda con: read_session_rows(
+            con, recorded, now=NOW
+        ).sessions(),
+        "the same, with scan positions": lambda con: read_session_rows(
+            con, recorded, now=NOW, with_scan_positions=True
+        ).sessions(),
+        "why each session started": lambda con: overview.session_start_reasons(
+            con, sessions, params
+        ),
+        "of which one scan of the signatures": lambda con: player_db.read_signatures_of(
+            con, pl.Series([0])
+        ),
+        "the friends' gamertags": lambda con: lookups.gamertags_of(con, params.friends_xuids),
+        "one row per session": lambda con: summarize_sessions(
+            explained.with_columns(break_reason=reasons), stored_matches="is_stored"
+        ),
+    }
+    [alone] = best_times(sizes.small_repeats, lambda: load_sessions(db, now=NOW))
+    starts = int(reasons.is_not_null().sum())
+    by_gap = int(reasons.is_in(["first", "gap"]).sum())
+    return [
+        f"(i) the page's read of {sizes.read_matches:,} stored matches, a few recent "
+        f"({starts:,} sessions, {by_gap:,} of them started on a gap or first)",
+        *stage_table(
+            db,
+            STORED_COLUMNS,
+            stages,
+            lambda: overview.read_overview(db, now=NOW),
+            sizes.small_repeats,
+            whole_name="read_overview (the page's read)",
+        ),
+        f"| load_sessions, for the ratio | {alone * 1000:.1f} ms | |",
+    ]
+
+
+def range_breakdown(work: Path, sizes: Sizes) -> list[str]:
+    """(g): one range run of the backfill as a worker runs it, and the same bare stores.
+
+    A warm-up run first, as a worker's modules are loaded before its first run.
+    """
+    template = write_player_file(work / "range-template.duckdb", sizes.backfill_matches)
+    players = min(PLAYERS_PER_RUN, sizes.backfill_players)
+    roots = {name: work / f"range-{name}" for name in ("warm-up", "run", "bare")}
+    for name, root in roots.items():
+        build_app_root(root, template, 2 if name == "warm-up" else players)
+    bare_root = AppRoot(roots["bare"])
+    bare = 0.0
+    for gamertag in bare_root.gamertags():
+        start = time.perf_counter()
+        store_sessions(bare_root.player(gamertag).db_path, PARAMS, StoreOptions(force=True))
+        bare += time.perf_counter() - start
+    config = sessions_run_config(force=True)
+    with cli.command_instance() as instance:
+        warm_up = AppRoot(roots["warm-up"])
+        cli.run_slice(warm_up, instance, warm_up.gamertags(), config)
+        root = AppRoot(roots["run"])
+        start = time.perf_counter()
+        outcomes = cli.run_slice(root, instance, root.gamertags(), config)
+        wall = time.perf_counter() - start
+        entries = instance.all_logs(instance.get_runs(limit=1)[0].run_id)
+    if not all(outcome.ok for outcome in outcomes):
+        raise RuntimeError(f"the range run failed: {outcomes}")
+    began = {e.step_key: e.timestamp for e in entries if _is(e, dg.DagsterEventType.STEP_START)}
+    ended = {e.step_key: e.timestamp for e in entries if _is(e, dg.DagsterEventType.STEP_SUCCESS)}
+    events = Counter(e.step_key for e in entries if e.dagster_event is not None)
+
+    def row(name: str, seconds: float, logged: str = "") -> str:
+        return f"| {name} | {seconds / players * 1000:.1f} ms | {logged} |"
+
+    return [
+        f"(g) one range run of {players} players x {sizes.backfill_matches:,} matches "
+        "(a player's share of each step, and the Dagster events the step logged a player)",
+        *(row(step, ended[step] - began[step], f"{events[step] / players:.1f}") for step in began),
+        row("the whole run (its start, its steps, its end, the outcomes read back)", wall),
+        row("bare store_sessions, same files", bare),
+    ]
+
+
+def _is(entry: dg.EventLogEntry, kind: dg.DagsterEventType) -> bool:
+    return entry.dagster_event is not None and entry.dagster_event.event_type == kind
+
+
 def memory_stages(db: Path) -> list[str]:
     here = str(Path(__file__).parent)
     child = subprocess.run(
@@ -178,7 +290,15 @@ def main() -> None:
     sizes = QUICK if parser.parse_args().quick else FULL
     with tempfile.TemporaryDirectory(prefix="sessions-breakdown-") as scratch:
         work = Path(scratch)
-        lines = [*rules_breakdown(work, sizes), "", *read_breakdown(work, sizes)]
+        lines = [
+            *rules_breakdown(work, sizes),
+            "",
+            *read_breakdown(work, sizes),
+            "",
+            *range_breakdown(work, sizes),
+            "",
+            *page_breakdown(work, sizes),
+        ]
     print("\n".join(lines))
 
 

@@ -271,7 +271,7 @@ def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
 
 
 @contextmanager
-def _instance() -> Iterator[dg.DagsterInstance]:
+def command_instance() -> Iterator[dg.DagsterInstance]:
     """The DAGSTER_HOME instance when one is set (runs land in the UI), else a throwaway one."""
     if os.environ.get("DAGSTER_HOME"):
         with dg.DagsterInstance.get() as instance:
@@ -290,7 +290,7 @@ def _instance() -> Iterator[dg.DagsterInstance]:
 
 @contextmanager
 def _dagster_home(home: Path) -> Iterator[None]:
-    """DAGSTER_HOME set to `home` meanwhile, so `_instance` (and workers) open it."""
+    """DAGSTER_HOME set to `home` meanwhile, so `command_instance` (and workers) open it."""
     home.mkdir(parents=True, exist_ok=True)
     with environment_variable("DAGSTER_HOME", str(home.absolute())):
         yield
@@ -380,9 +380,9 @@ def _slice_outcomes(
     throwaway).
     """
     if workers <= 1:
-        with _instance() as instance:
+        with command_instance() as instance:
             for players in slices:
-                yield _run_slice(root, instance, players, run_config)
+                yield run_slice(root, instance, players, run_config)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
         futures = [
@@ -395,11 +395,11 @@ def _slice_outcomes(
 def _run_slice_in_worker(
     root: AppRoot, gamertags: Sequence[str], run_config: dict
 ) -> list[PlayerOutcome]:
-    with _instance() as instance:
-        return _run_slice(root, instance, gamertags, run_config)
+    with command_instance() as instance:
+        return run_slice(root, instance, gamertags, run_config)
 
 
-def _run_slice(
+def run_slice(
     root: AppRoot, instance: dg.DagsterInstance, gamertags: Sequence[str], run_config: dict
 ) -> list[PlayerOutcome]:
     """One run of sessions_job over consecutive players: one partition, or a range.

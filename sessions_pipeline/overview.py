@@ -76,7 +76,7 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
         recorded = player_db.read_recorded_parameters(con)
         params = replay_parameters(recorded)
         timeline = read_session_rows(con, recorded, now=now, with_scan_positions=True).sessions()
-        reasons = _session_start_reasons(con, timeline, params)
+        reasons = session_start_reasons(con, timeline, params)
         friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
     sessions = timeline.drop(player_db.SCAN_POSITION)
     stored = pl.col("stored_matches")
@@ -107,7 +107,7 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     )
 
 
-def _session_start_reasons(
+def session_start_reasons(
     con: duckdb.DuckDBPyConnection, sessions: pl.DataFrame, params: SessionParameters
 ) -> pl.Series:
     """Why each session started, on its first match (null on the others).

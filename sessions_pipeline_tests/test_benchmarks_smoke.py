@@ -40,6 +40,6 @@ def test_the_quick_benchmark_prints_every_figure_with_a_verdict() -> None:
 def test_the_quick_breakdown_prints_every_stage() -> None:
     output = run_quick("breakdown.py")
     headings = [line[:3] for line in output.splitlines() if line.startswith("(")]
-    assert headings == ["(a)", "(h)", "(e)"], output
+    assert headings == ["(a)", "(h)", "(e)", "(g)", "(i)"], output
     assert output.count("| load_sessions |") == 2, output
     assert "| rules: session ids and labels |" in output, output
