@@ -404,10 +404,10 @@ def backfill_figure(work: Path, sizes: Sizes) -> Figure:
     environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
 
     def cli(*args: str) -> float:
-        """Seconds `sessions-pipeline` takes (its entry point; -P: the project imports as here)."""
+        """Seconds the installed `sessions-pipeline` command takes, as a user runs it."""
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-P", "-m", "sessions_pipeline.launch", *args],
+            [str(Path(sys.executable).with_name("sessions-pipeline")), *args],
             env=environment,
             check=True,
             capture_output=True,
