@@ -27,7 +27,16 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
-from run import FULL, PARAMS, QUICK, SIGNATURE_COLUMNS, STORED_COLUMNS, Sizes, best_times
+from run import (
+    FULL,
+    PARAMS,
+    QUICK,
+    SIGNATURE_COLUMNS,
+    STORED_COLUMNS,
+    Sizes,
+    bare_store_seconds,
+    best_times,
+)
 from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
 
 from sessions_pipeline import cli, load_sessions, overview
@@ -235,12 +244,7 @@ def range_breakdown(work: Path, sizes: Sizes) -> list[str]:
     roots = {name: work / f"range-{name}" for name in ("warm-up", "run", "bare")}
     for name, root in roots.items():
         build_app_root(root, template, 2 if name == "warm-up" else players)
-    bare_root = AppRoot(roots["bare"])
-    bare = 0.0
-    for gamertag in bare_root.gamertags():
-        start = time.perf_counter()
-        store_sessions(bare_root.player(gamertag).db_path, PARAMS, StoreOptions(force=True))
-        bare += time.perf_counter() - start
+    bare = bare_store_seconds(AppRoot(roots["bare"]))
     config = sessions_run_config(force=True)
     with cli.command_instance() as instance:
         warm_up = AppRoot(roots["warm-up"])

@@ -382,6 +382,16 @@ def sensor_figure(work: Path, sizes: Sizes) -> Figure:
     )
 
 
+def bare_store_seconds(root: AppRoot) -> float:
+    """The sum of a first forced `store_sessions` of each player: (g)'s floor."""
+    seconds = 0.0
+    for gamertag in root.gamertags():
+        start = time.perf_counter()
+        store_sessions(root.player(gamertag).db_path, PARAMS, StoreOptions(force=True))
+        seconds += time.perf_counter() - start
+    return seconds
+
+
 def backfill_figure(work: Path, sizes: Sizes) -> Figure:
     """(g) the plan's backfill of every player, as a user runs it, vs the bare store work.
 
@@ -415,13 +425,7 @@ def backfill_figure(work: Path, sizes: Sizes) -> Figure:
         return time.perf_counter() - start
 
     def bare_pass() -> float:
-        root = AppRoot(fresh_root())
-        seconds = 0.0
-        for gamertag in root.gamertags():
-            start = time.perf_counter()
-            store_sessions(root.player(gamertag).db_path, PARAMS, StoreOptions(force=True))
-            seconds += time.perf_counter() - start
-        return seconds
+        return bare_store_seconds(AppRoot(fresh_root()))
 
     def backfill(*options: str) -> float:
         return cli("backfill", "--all", "--force", "--root", str(fresh_root()), *options)

@@ -172,7 +172,8 @@ class AppRoot:
         """
         name = validate_gamertag(gamertag)
         profiles = self._profiles()
-        # An exact name (every partition key is one) needs no listing of every player.
+        # An exact name (every partition key is one) is found without validating every
+        # player of the root.
         if name not in profiles and not self._has_folder(name):
             same = [g for g in self._known(profiles) if g.casefold() == name.casefold()]
             if len(same) == 1:

@@ -135,7 +135,8 @@ def session_start_reasons(
         )
         teammates = break_reasons(
             timeline[pairs].with_columns(teammates_signature=signatures), params
-        ).select(pl.col("row", "break_reason").filter(pl.col("row").is_in(unexplained.implode())))
-        explained = pl.concat([explained.filter(pl.col("break_reason").is_not_null()), teammates])
+        ).filter(pl.col("row").is_in(unexplained.implode()))
+        # Only the unexplained rows take these reasons: a predecessor's means nothing here.
+        explained = explained.update(teammates.select("row", "break_reason"), on="row")
     nothing = pl.repeat(None, len(sessions), dtype=pl.String, eager=True)
     return nothing.scatter(explained["row"], explained["break_reason"]).alias("break_reason")
