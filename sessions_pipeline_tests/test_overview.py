@@ -115,3 +115,19 @@ def test_a_file_never_stored_is_all_recent_with_teammate_breaks(tmp_path: Path) 
         "first",
     ]
     assert overview.unstored_stable_matches == 4
+
+
+def test_a_one_match_session_before_a_friend_joining_keeps_its_own_reason(tmp_path: Path) -> None:
+    """The second pass sees a session's first match and its predecessor only; when that
+    predecessor is a one-match session of its own, its reason (here a gap) stands."""
+    now = datetime(2026, 3, 1, 20, 0)
+    matches = matches_at(
+        now - timedelta(hours=10), [0, 10, 200, 210, 220], signatures=["5", "5", "5", "11", "11"]
+    )
+    db_path = make_player_file(tmp_path / "p.duckdb", matches)
+    store_sessions(db_path, SessionParameters(friends_xuids={"11"}), StoreOptions(now=now))
+
+    reasons = read_overview(db_path, now=now).summary.sort("session_id")["break_reason"]
+
+    assert reasons.to_list() == ["first", "gap", "friend_joined"]
+    assert reasons.to_list() == full_recompute_reasons(db_path)
