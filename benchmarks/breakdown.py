@@ -74,7 +74,8 @@ report("imports")
 with open_player_db(Path(sys.argv[1]), read_only=True) as con:
     report("file opened")
     recorded = player_db.read_recorded_parameters(con)
-    rows = read_session_rows(con, recorded, friends_xuids=FRIEND_XUIDS, now=NOW)
+    params = replay_parameters(recorded, friends_xuids=FRIEND_XUIDS)
+    rows = read_session_rows(con, recorded, params, now=NOW)
     report("read: signatures into friend flags, then ids and start times")
 report("file closed")
 sessions = rows.sessions()
@@ -125,11 +126,14 @@ def stage_table(
 def rules_breakdown(work: Path, sizes: Sizes) -> list[str]:
     """(a): a never-stored file in friends mode."""
     db = write_player_file(work / "rules.duckdb", sizes.rules_matches)
-    params = replay_parameters(None, FRIEND_XUIDS)
+    params = replay_parameters(None, friends_xuids=FRIEND_XUIDS)
     flags = teammate_columns(params)
+    zone = params.start_time_zone
 
     def read(con: duckdb.DuckDBPyConnection, teammates: list = flags) -> object:
-        return player_db.read_timeline(con, with_stored=False, teammates=teammates).frame
+        return player_db.read_timeline(
+            con, start_time_zone=zone, with_stored=False, teammates=teammates
+        ).frame
 
     with duckdb.connect(str(db), read_only=True) as con:
         timeline = read(con)
@@ -164,20 +168,26 @@ def rules_breakdown(work: Path, sizes: Sizes) -> list[str]:
 def read_breakdown(work: Path, sizes: Sizes) -> list[str]:
     """(e): a stored file whose last matches are recent."""
     db = write_player_file(work / "read.duckdb", sizes.read_matches)
-    store_sessions(db, replay_parameters(None, FRIEND_XUIDS), StoreOptions(now=NOW))
+    store_sessions(db, replay_parameters(None, friends_xuids=FRIEND_XUIDS), StoreOptions(now=NOW))
     with duckdb.connect(str(db), read_only=True) as con:
         recorded = player_db.read_recorded_parameters(con)
-        rows = read_session_rows(con, recorded, now=NOW)
+        params = replay_parameters(recorded)
+        rows = read_session_rows(con, recorded, params, now=NOW)
     if rows.tail is None:
         raise RuntimeError("the read file has no recent match: nothing to recompute")
     since = rows.tail["start_time"][0]
     stages: dict[str, Stage] = {
         "parameters": player_db.read_recorded_parameters,
-        "stored values": lambda con: player_db.read_timeline(con, with_signatures=False),
-        "the window's rows, with friend flags": lambda con: player_db.read_timeline(
-            con, since=since, teammates=teammate_columns(recorded.params)
+        "stored values": lambda con: player_db.read_timeline(
+            con, start_time_zone=params.start_time_zone, with_signatures=False
         ),
-        "all the reads": lambda con: read_session_rows(con, recorded, now=NOW),
+        "the window's rows, with friend flags": lambda con: player_db.read_timeline(
+            con,
+            start_time_zone=params.start_time_zone,
+            since=since,
+            teammates=teammate_columns(params),
+        ),
+        "all the reads": lambda con: read_session_rows(con, recorded, params, now=NOW),
         f"rules on the window ({len(rows.tail)} rows) and the concat": lambda con: rows.sessions(),
     }
     return [
@@ -195,20 +205,22 @@ def page_breakdown(work: Path, sizes: Sizes) -> list[str]:
     with open_player_db(db, read_only=True) as con:
         recorded = player_db.read_recorded_parameters(con)
         params = replay_parameters(recorded)
-        sessions = read_session_rows(con, recorded, now=NOW, with_scan_positions=True).sessions()
+        sessions = read_session_rows(
+            con, recorded, params, now=NOW, with_scan_positions=True
+        ).sessions()
         reasons = overview.session_start_reasons(con, sessions, params)
     explained = sessions.select("session_id", "session_label", "start_time", "is_stored")
     stages: dict[str, Stage] = {
         "load_sessions' reads and rules": lambda con: read_session_rows(
-            con, recorded, now=NOW
+            con, recorded, params, now=NOW
         ).sessions(),
         "the same, with scan positions": lambda con: read_session_rows(
-            con, recorded, now=NOW, with_scan_positions=True
+            con, recorded, params, now=NOW, with_scan_positions=True
         ).sessions(),
         "why each session started": lambda con: overview.session_start_reasons(
             con, sessions, params
         ),
-        "of which one scan of the signatures": lambda con: player_db.read_signatures_of(
+        "of which one scan of the signatures": lambda con: player_db.read_rule_columns_of(
             con, pl.Series([0])
         ),
         "the friends' gamertags": lambda con: lookups.gamertags_of(con, params.friends_xuids),

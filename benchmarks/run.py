@@ -170,6 +170,16 @@ def peak_rss_bytes(code: str, *args: str) -> int:
     return int(child.stdout.split()[-1]) * 1024  # kB
 
 
+def paris_instants(frame: pl.DataFrame) -> pl.DataFrame:
+    """`start_time` read as Paris wall clock, through Polars' zone database."""
+    return frame.with_columns(
+        pl.col("start_time")
+        .dt.replace_time_zone("Europe/Paris", ambiguous="earliest")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    ).sort("start_time", "match_id")
+
+
 def rules_figures(work: Path, sizes: Sizes) -> list[Figure]:
     """(a) rules vs the bare SELECT, (b) vs the row loop, (h) peak memory, on one file."""
     n = sizes.rules_matches
@@ -183,7 +193,8 @@ def rules_figures(work: Path, sizes: Sizes) -> list[Figure]:
     )
     progress("(b) the row-loop reference")
     start = time.perf_counter()
-    reference = row_loop_sessions(bare_select(db, SIGNATURE_COLUMNS), PARAMS)
+    # Starts are Paris wall clock, as LevelUp's sync writes them: the loop gets instants.
+    reference = row_loop_sessions(paris_instants(bare_select(db, SIGNATURE_COLUMNS)), PARAMS)
     loop = time.perf_counter() - start
     sessions = load_sessions(db, friends_xuids=FRIEND_XUIDS, now=NOW)
     values = ["match_id", "start_time", "session_id", "session_label"]

@@ -26,9 +26,11 @@ PLAYER_XUID = "2533274823110022"
 FRIEND_XUIDS = ("2533274858283686", "2535469190789936", "2533274833178266")
 FRIEND_GAMERTAGS = ("Madina97294", "Chocoboflor", "XxDaemonGamerxX")
 LAST_DAY = datetime(2026, 2, 7)
-"""The newest sessions are on this day (UTC); history goes back one day per two sessions."""
-NOW = LAST_DAY + timedelta(days=1)
-"""A `now` at which the newest session's last matches are younger than the 4 h threshold."""
+"""The newest sessions are on this day; history goes back one day per two sessions. Start
+times are written naive, as LevelUp's sync writes them: Paris wall clock."""
+NOW = LAST_DAY + timedelta(hours=21)
+"""A `now` (UTC) after every start, at which the newest session (19:00 to about 21:40 in
+Paris, 18:00 to 20:40 UTC in February) is younger than the 4 h threshold."""
 
 _TIMELINE_SQL = """
 WITH sessions AS (

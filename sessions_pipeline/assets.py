@@ -16,6 +16,11 @@ import polars as pl
 
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.friends import FriendsResolution, resolve_friends
+from sessions_pipeline.levelup_settings import (
+    ResolvedParameters,
+    read_levelup_settings,
+    resolve_parameters,
+)
 from sessions_pipeline.planning import stability_cutoff
 from sessions_pipeline.player_ranges import (
     BACKFILL_POLICY,
@@ -30,15 +35,23 @@ from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
     compute_sessions,
+    describe_parameters,
     summarize_sessions,
 )
 from sessions_pipeline.run_config import (
+    RUN_CONFIG,
     ComputedSessionsConfig,
     StoredSessionsConfig,
     validated_config_schema,
 )
 from sessions_pipeline.sql.player_db import TimelineRead
-from sessions_pipeline.store import StoreOptions, StoreResult, read_timeline, store_sessions
+from sessions_pipeline.store import (
+    StoreOptions,
+    StoreResult,
+    read_timeline,
+    read_warnings,
+    store_sessions,
+)
 
 GROUP_NAME = "sessions"
 LATEST_SESSIONS_SHOWN = 10
@@ -78,6 +91,17 @@ class ComputedSessions:
 
     params: SessionParameters
     sessions: pl.DataFrame
+    sources: dict[str, str]
+    warnings: tuple[str, ...] = ()
+
+
+def run_rules(root: AppRoot, run_config: dict) -> ResolvedParameters:
+    """The rules of this run: `computed_sessions`' config, else the root's LevelUp
+    settings, else the defaults. `match_timeline` reads the file with them too (a naive
+    start time is wall clock of the run's start-time zone), so both assets see one set."""
+    op_config = run_config.get("ops", {}).get("computed_sessions", {}).get("config") or {}
+    given = ComputedSessionsConfig(**op_config).given()
+    return resolve_parameters(given, read_levelup_settings(root.path), RUN_CONFIG)
 
 
 def build_session_assets(
@@ -122,12 +146,20 @@ def _session_assets(
         tags={"player_file": READS},
         code_version=CODE_VERSION,
         deps=[friends_xuids],
-        description="The player's matches from `match_stats`, in (start_time, match_id) "
-        "order, with the session values already stored.",
+        description="The player's matches from `match_stats`, in (start instant, match_id) "
+        "order, with the session values already stored. A naive start time is wall clock "
+        "of the run's start_time_zone (LevelUp's sync writes the machine's).",
     )
     def match_timeline(context: dg.AssetExecutionContext) -> dg.Output:
+        rules = run_rules(root, context.run_config)
+        reading = SessionParameters(
+            start_time_zone=rules.start_time_zone,
+            split_on_ranked_change=rules.split_on_ranked_change,
+        )
         return per_player_output(
-            context, lambda key: read_timeline(root.player(key).db_path), _timeline_metadata
+            context,
+            lambda key: read_timeline(root.player(key).db_path, reading),
+            _timeline_metadata,
         )
 
     @dg.asset(
@@ -140,20 +172,26 @@ def _session_assets(
         code_version=CODE_VERSION,
         config_schema=validated_config_schema(ComputedSessionsConfig),
         description="Every match's session and why each session started (first, gap, "
-        "friend_joined, went_solo, teammates_changed). Computed in memory: nothing written.",
+        "ranked_changed, friend_joined, went_solo, teammates_changed). Each rule is the run "
+        "config's, else the root's LevelUp setting (app_settings.json), else the default. "
+        "Computed in memory: nothing written.",
     )
     def computed_sessions(
         context: dg.AssetExecutionContext,
         friends_xuids: PerPlayer,
         match_timeline: PerPlayer,
     ) -> dg.Output:
-        config = ComputedSessionsConfig(**context.op_execution_context.op_config)
+        rules = run_rules(root, context.run_config)
 
         def compute(key: str) -> ComputedSessions:
             friends: FriendsResolution = of_player(context, friends_xuids, key)
             timeline: TimelineRead = of_player(context, match_timeline, key)
-            params = SessionParameters(gap_minutes=config.gap_minutes, friends_xuids=friends.xuids)
-            return ComputedSessions(params, compute_sessions(timeline.frame, params))
+            params, sources = rules.with_friends(friends.xuids, friends.described_source)
+            warnings = tuple(read_warnings(timeline, params))
+            for warning in warnings:
+                context.log.warning(f"{key}: {warning}" if is_range(context) else warning)
+            sessions = compute_sessions(timeline.frame, params)
+            return ComputedSessions(params, sessions, sources, warnings)
 
         return per_player_output(context, compute, _sessions_metadata)
 
@@ -182,7 +220,9 @@ def _session_assets(
 
         def store(key: str) -> StoreResult:
             computed: ComputedSessions = of_player(context, computed_sessions, key)
-            result = store_sessions(root.player(key).db_path, computed.params, options)
+            result = store_sessions(
+                root.player(key).db_path, computed.params, options, sources=computed.sources
+            )
             prefix = f"{key}: " if is_range(context) else ""
             for warning in result.warnings:
                 context.log.warning(prefix + warning)
@@ -297,15 +337,25 @@ def _sessions_metadata(computed: ComputedSessions) -> dict[str, dg.MetadataValue
     latest = summarize_sessions(sessions).select(
         "session_id", "session_label", "matches", "break_reason"
     )
-    return {
+    params = computed.params
+    metadata = {
         "sessions": dg.MetadataValue.int(len(latest)),
         "matches": dg.MetadataValue.int(len(sessions)),
-        "gap_minutes": dg.MetadataValue.int(computed.params.gap_minutes),
-        "friends_count": dg.MetadataValue.int(len(computed.params.friends_xuids)),
-        "label_time_zone": dg.MetadataValue.text(computed.params.label_time_zone),
+        "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
+        "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
+        "team_change_mode": dg.MetadataValue.text(params.team_change_mode.value),
+        "split_on_ranked_change": dg.MetadataValue.bool(params.split_on_ranked_change),
+        "start_time_zone": dg.MetadataValue.text(params.start_time_zone),
+        "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
+        "parameters": dg.MetadataValue.md(
+            markdown_table(describe_parameters(params, computed.sources))
+        ),
         "break_reasons": dg.MetadataValue.md(markdown_table(reasons)),
         "latest_sessions": dg.MetadataValue.md(markdown_table(latest, limit=LATEST_SESSIONS_SHOWN)),
     }
+    if computed.warnings:
+        metadata["warnings"] = dg.MetadataValue.text(_listing(computed.warnings))
+    return metadata
 
 
 def _store_metadata(result: StoreResult, options: StoreOptions) -> dict[str, dg.MetadataValue]:

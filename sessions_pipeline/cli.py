@@ -13,7 +13,7 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +33,17 @@ from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
 from sessions_pipeline.launch import worker_context
+from sessions_pipeline.levelup_settings import read_levelup_settings
 from sessions_pipeline.overview import read_overview
 from sessions_pipeline.player_ranges import PLAYERS_PER_RUN, RANGE_END_TAG, RANGE_START_TAG
-from sessions_pipeline.rules import SessionParameters
+from sessions_pipeline.rules import (
+    DEFAULT_GAP_MINUTES,
+    DEFAULT_LABEL_TIME_ZONE,
+    DEFAULT_START_TIME_ZONE,
+    TeamChangeMode,
+    check_time_zone,
+    describe_parameters,
+)
 from sessions_pipeline.run_config import sessions_run_config
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
@@ -68,6 +76,7 @@ class PlayerOutcome:
     detail: str
     counts: dict[str, int] = field(default_factory=dict)
     failed_checks: tuple[str, ...] = ()
+    warnings: str | None = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,9 +120,34 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--gap-minutes",
         type=_positive_int,
-        default=SessionParameters().gap_minutes,
         metavar="N",
-        help="minutes between matches that start a new session (default: %(default)s)",
+        help="minutes between matches that start a new session (default: the root's LevelUp "
+        f"settings, else {DEFAULT_GAP_MINUTES})",
+    )
+    backfill.add_argument(
+        "--start-time-zone",
+        type=_zone("start_time_zone"),
+        metavar="ZONE",
+        help="IANA zone whose wall clock the files' naive start times hold (default: "
+        f"{DEFAULT_START_TIME_ZONE}, as LevelUp's sync on a machine in France writes them)",
+    )
+    backfill.add_argument(
+        "--label-time-zone",
+        type=_zone("label_time_zone"),
+        metavar="ZONE",
+        help=f"IANA zone the labels are written in (default: {DEFAULT_LABEL_TIME_ZONE})",
+    )
+    backfill.add_argument(
+        "--split-on-ranked-change",
+        action=argparse.BooleanOptionalAction,
+        help="a change between ranked and social play starts a session (default: the root's "
+        "LevelUp settings, else no)",
+    )
+    backfill.add_argument(
+        "--team-change-mode",
+        choices=[mode.value for mode in TeamChangeMode],
+        help="friends: a friend joining or going solo cuts; group: any teammate change cuts; "
+        "ignore: teammates never cut (default: the root's LevelUp settings, else friends)",
     )
     backfill.add_argument(
         "--workers",
@@ -154,6 +188,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _zone(field: str) -> Callable[[str], str]:
+    def zone(text: str) -> str:
+        try:
+            return check_time_zone(text, field)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return zone
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -173,8 +217,18 @@ def _root(option: Path | None) -> AppRoot:
 
 
 def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
+    rules = {
+        "gap_minutes": args.gap_minutes,
+        "start_time_zone": args.start_time_zone,
+        "label_time_zone": args.label_time_zone,
+        "split_on_ranked_change": args.split_on_ranked_change,
+        "team_change_mode": args.team_change_mode,
+    }
+    # The root's settings are read before any run: a broken file is one error, not one per
+    # player (each run reads them again, with the same answer).
+    read_levelup_settings(root.path)
     run_config = sessions_run_config(
-        gap_minutes=args.gap_minutes,
+        rules=rules,
         force=args.force,
         include_recent=args.include_recent,
         dry_run=args.dry_run,
@@ -223,7 +277,8 @@ def _demo_dagster_home(root: AppRoot) -> Path:
 
 def _show(root: AppRoot, args: argparse.Namespace) -> int:
     player = root.player(args.gamertag)
-    summary = read_overview(player.db_path).summary
+    overview = read_overview(player.db_path)
+    summary = overview.summary
     if args.limit:
         summary = summary.head(args.limit)
     table = Table(title=f"{escape(player.gamertag)}: {len(summary)} sessions, newest first")
@@ -241,6 +296,12 @@ def _show(root: AppRoot, args: argparse.Namespace) -> int:
             row["stored"],
         )
     console.print(table)
+    stored_with = Table(title="Stored with" if overview.recorded else "Computed with")
+    for column in ("parameter", "value", "from"):
+        stored_with.add_column(column)
+    for row in describe_parameters(overview.params, overview.sources).iter_rows():
+        stored_with.add_row(*(escape(cell) for cell in row))
+    console.print(stored_with)
     return 0
 
 
@@ -347,6 +408,10 @@ def _print_outcome(progress: Progress, outcome: PlayerOutcome) -> None:
     progress.console.print(
         f"{mark} {escape(outcome.gamertag)}: {escape(outcome.detail)}", soft_wrap=True
     )
+    if outcome.warnings:
+        progress.console.print(
+            f"  [yellow]warning[/yellow]: {escape(outcome.warnings)}", soft_wrap=True
+        )
 
 
 def _slices(gamertags: Sequence[str], root: AppRoot, size: int) -> list[list[str]]:
@@ -441,6 +506,9 @@ def run_slice(
                         detail=str(metadata["summary"].value),
                         counts={name: int(metadata[name].value) for name in _COUNTS},
                         failed_checks=checks,
+                        warnings=str(metadata["warnings"].value)
+                        if "warnings" in metadata
+                        else None,
                     )
                 )
         return outcomes

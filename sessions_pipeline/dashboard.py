@@ -30,7 +30,7 @@ from sessions_pipeline.overview import (
     read_overview,
 )
 from sessions_pipeline.planning import utc_naive_now
-from sessions_pipeline.rules import BreakReason
+from sessions_pipeline.rules import BreakReason, describe_parameters
 
 PLAYER_PARAM = "player"
 # Player file versions whose read stays cached; old versions fall out.
@@ -42,6 +42,7 @@ _REASON_COLOURS = {
     BreakReason.FRIEND_JOINED.value: "#6CC24A",
     BreakReason.WENT_SOLO.value: "#F2A93B",
     BreakReason.TEAMMATES_CHANGED.value: "#C678DD",
+    BreakReason.RANKED_CHANGED.value: "#56B6C2",
     "?": "#E06C75",
 }
 _STORED_SHAPES = {STORED: "circle", PARTLY_STORED: "triangle-up", RECENT: "diamond"}
@@ -146,7 +147,9 @@ def _hints(overview: PlayerOverview, gamertag: str) -> None:
         st.info(
             "The pipeline has never stored this file: every session below is computed on "
             f"the fly with the default parameters (gap {overview.params.gap_minutes} min, "
-            "no friends set). A store would use the player's friends."
+            "no friends set, start times as "
+            f"{overview.params.start_time_zone} wall clock). A store would use the player's "
+            "friends and the root's LevelUp settings."
         )
     unstored = overview.unstored_stable_matches
     if unstored:
@@ -248,14 +251,25 @@ def _parameters(overview: PlayerOverview, root: AppRoot, player: Player) -> None
         if recorded
         else "never"
     )
-    rows = {
-        "gap": f"{params.gap_minutes} min",
-        "friends": _friend_names(params.friends_xuids, overview.friend_gamertags),
-        "stability": f"{overview.stability_hours:g} h",
-        "label time zone": zone,
-        "stored at": f"{stored_at} ({zone})" if recorded else stored_at,
+    described = describe_parameters(params, overview.sources).with_columns(
+        value=pl.when(pl.col("parameter") == "friends_xuids")
+        .then(pl.lit(_friend_names(params.friends_xuids, overview.friend_gamertags)))
+        .otherwise("value")
+    )
+    when = {
+        "stability_hours": f"{overview.stability_hours:g} h",
+        "stored_at": f"{stored_at} ({zone})" if recorded else stored_at,
     }
-    st.table(pl.DataFrame({"parameter": list(rows), "value": list(rows.values())}))
+    st.table(
+        pl.concat(
+            [
+                described,
+                pl.DataFrame(
+                    {"parameter": list(when), "value": list(when.values()), "from": "file"}
+                ),
+            ]
+        )
+    )
     try:
         friends = current_friends(root, player)
     except FILE_ERRORS as error:

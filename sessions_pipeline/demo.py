@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
+import polars.selectors as cs
 
 from sessions_pipeline.app_root import PLAYER_DB_NAME, AppRoot, read_json_document
 from sessions_pipeline.errors import ConfigFileError
@@ -379,9 +380,20 @@ class _Generator:
                 clock += timedelta(minutes=rng.randint(20, 75))
 
 
+def _changes_offset(day: date) -> bool:
+    """Whether Paris changes its clocks during the night after `day` (02:00 -> 03:00 in
+    spring, 03:00 -> 02:00 in autumn)."""
+    evening = datetime(day.year, day.month, day.day, 20, tzinfo=PARIS)
+    return evening.utcoffset() != (evening + timedelta(days=1)).utcoffset()
+
+
 def _evening_start(rng: random.Random, day: date) -> datetime:
-    """A Paris evening start (sometimes past midnight), as naive UTC."""
-    if rng.random() < 0.12:
+    """A Paris evening start (sometimes past midnight), as naive UTC. On the nights the
+    clocks change, the squad plays through the change: a session whose wall-clock
+    label only reads right when start times are read as Paris wall clock."""
+    if _changes_offset(day):
+        minutes = 24 * 60 + 60 + rng.randint(0, 30)
+    elif rng.random() < 0.12:
         minutes = rng.randint(23 * 60, 24 * 60 + 40)
     else:
         minutes = rng.randint(19 * 60 + 30, 22 * 60 + 30)
@@ -435,6 +447,8 @@ def generate_demo_matches(
     for offset in range(HISTORY_DAYS):
         day = first_day + timedelta(days=offset)
         members, slots = _history_members(rng, day, first_day)
+        if _changes_offset(day):
+            members, slots = _tonight_members(), 8
         gen.evening(_evening_start(rng, day), members, slots, until=history_end)
     gen.evening(tonight, _tonight_members(), 9, until=now, pauses=False)
 
@@ -503,7 +517,8 @@ def _write_player_file(db_path: Path, tables: dict[str, pl.DataFrame]) -> None:
     try:
         create_v4_player_tables(con)
         for table, frame in tables.items():
-            insert_frame(con, table, frame)
+            # Instants, which land as LevelUp's sync writes them: Paris wall clock.
+            insert_frame(con, table, frame.with_columns(cs.datetime().dt.replace_time_zone("UTC")))
     finally:
         con.close()
     db_path.with_name(db_path.name + ".wal").unlink(missing_ok=True)

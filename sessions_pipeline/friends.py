@@ -47,6 +47,15 @@ class FriendsResolution:
     unresolved: tuple[str, ...]
     inactive: tuple[str, ...]
 
+    @property
+    def described_source(self) -> str:
+        """Where the set came from, as recorded beside the other parameters' sources."""
+        return {
+            FriendsSource.CONFIG: "friends_defaults.json",
+            FriendsSource.TOP2: "top-2 teammates",
+            FriendsSource.NONE: "none found",
+        }[self.source]
+
 
 def load_friends_config(path: Path) -> dict[str, list[str]]:
     """Read friends_defaults.json: player xuid -> gamertags or xuids ("~" = inactive).

@@ -22,6 +22,7 @@ from sessions_pipeline.reader import (
 )
 from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
+    PARAMETER_NAMES,
     SessionParameters,
     break_reasons,
     summarize_sessions,
@@ -29,6 +30,9 @@ from sessions_pipeline.rules import (
 from sessions_pipeline.sql import lookups, player_db
 from sessions_pipeline.sql.connection import open_player_db
 
+OLDER_STORE = "stored by an older version (not recorded)"
+"""The source of a value a store recorded before sources were: for the start-time zone,
+the ranked split and the team mode, what that code used (UTC, no split, friends)."""
 STORED = "yes"
 PARTLY_STORED = "partly"
 RECENT = "recent"
@@ -54,6 +58,13 @@ class PlayerOverview:
     cutoff: datetime
 
     @property
+    def sources(self) -> dict[str, str]:
+        """Where each parameter shown came from: the last store's own record of it."""
+        if self.recorded is None:
+            return dict.fromkeys(PARAMETER_NAMES, "default (never stored)")
+        return {name: self.recorded.sources.get(name, OLDER_STORE) for name in PARAMETER_NAMES}
+
+    @property
     def stored_matches(self) -> int:
         return int(self.sessions["is_stored"].sum())
 
@@ -75,7 +86,9 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
     ) as con:
         recorded = player_db.read_recorded_parameters(con)
         params = replay_parameters(recorded)
-        timeline = read_session_rows(con, recorded, now=now, with_scan_positions=True).sessions()
+        timeline = read_session_rows(
+            con, recorded, params, now=now, with_scan_positions=True
+        ).sessions()
         reasons = session_start_reasons(con, timeline, params)
         friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
     sessions = timeline.drop(player_db.SCAN_POSITION)
@@ -115,8 +128,9 @@ def session_start_reasons(
     A break depends only on a match and its predecessor, so the rules run on the first
     and last match of each session alone, not on the whole history: first without the
     signatures, which names the first session and every gap; then, for the sessions
-    still unexplained (a friend joined, the player went solo, the teammates changed), on
-    each one's first match and the match before it, with their signatures read for them.
+    still unexplained (a friend joined, the player went solo, the teammates or the
+    ranked/social kind changed), on each one's first match and the match before it, with
+    their signatures (and `is_ranked`) read for them.
     """
     session_id = sessions["session_id"]
     starts = session_id.ne_missing(session_id.shift(1))
@@ -130,12 +144,14 @@ def session_start_reasons(
     unexplained = explained.filter(pl.col("break_reason").is_null())["row"]
     if not unexplained.is_empty():
         pairs = pl.concat([unexplained - 1, unexplained]).unique().sort()
-        signatures = player_db.read_signatures_of(
-            con, sessions[player_db.SCAN_POSITION].gather(pairs)
+        rows = player_db.read_rule_columns_of(
+            con,
+            sessions[player_db.SCAN_POSITION].gather(pairs),
+            with_ranked=params.split_on_ranked_change,
         )
-        teammates = break_reasons(
-            timeline[pairs].with_columns(teammates_signature=signatures), params
-        ).filter(pl.col("row").is_in(unexplained.implode()))
+        teammates = break_reasons(timeline[pairs].hstack(rows), params).filter(
+            pl.col("row").is_in(unexplained.implode())
+        )
         # Only the unexplained rows take these reasons: a predecessor's means nothing here.
         explained = explained.update(teammates.select("row", "break_reason"), on="row")
     nothing = pl.repeat(None, len(sessions), dtype=pl.String, eager=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +12,6 @@ import polars as pl
 
 from sessions_pipeline.planning import recompute_window, stability_cutoff
 from sessions_pipeline.rules import (
-    DEFAULT_GAP_MINUTES,
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
     compute_sessions,
@@ -29,6 +28,10 @@ def load_sessions(
     *,
     friends_xuids: Collection[str] | None = None,
     gap_minutes: int | None = None,
+    start_time_zone: str | None = None,
+    label_time_zone: str | None = None,
+    split_on_ranked_change: bool | None = None,
+    team_change_mode: str | None = None,
     now: datetime | None = None,
 ) -> pl.DataFrame:
     """Every match with a start time, oldest first, with its session.
@@ -43,13 +46,17 @@ def load_sessions(
     with open_player_db(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
     ) as con:
-        rows = read_session_rows(
-            con,
-            player_db.read_recorded_parameters(con),
+        recorded = player_db.read_recorded_parameters(con)
+        params = replay_parameters(
+            recorded,
             friends_xuids=friends_xuids,
             gap_minutes=gap_minutes,
-            now=now,
+            start_time_zone=start_time_zone,
+            label_time_zone=label_time_zone,
+            split_on_ranked_change=split_on_ranked_change,
+            team_change_mode=team_change_mode,
         )
+        rows = read_session_rows(con, recorded, params, now=now)
     return rows.sessions()
 
 
@@ -93,18 +100,17 @@ class SessionRows:
 def read_session_rows(
     con: duckdb.DuckDBPyConnection,
     recorded: player_db.RecordedParameters | None,
+    params: SessionParameters,
     *,
-    friends_xuids: Collection[str] | None = None,
-    gap_minutes: int | None = None,
     now: datetime | None = None,
     with_scan_positions: bool = False,
 ) -> SessionRows:
     """What `load_sessions` reads, on an open connection, for readers that ask the file more.
 
-    `with_scan_positions` keeps each row's `SCAN_POSITION`, for readers that go back to
-    the file for some rows (why sessions broke). `sessions()` computes with no connection.
+    `params` are those the tail is computed with (`replay_parameters`). `with_scan_positions`
+    keeps each row's `SCAN_POSITION`, for readers that go back to the file for some rows
+    (why sessions broke). `sessions()` computes with no connection.
     """
-    params = replay_parameters(recorded, friends_xuids, gap_minutes)
     # The rules' own columns are computed as the signatures are read.
     teammates = teammate_columns(params)
     positions = (player_db.SCAN_POSITION,) if with_scan_positions else ()
@@ -113,11 +119,19 @@ def read_session_rows(
     # without reading stored values (a stored file skips the check).
     if recorded is None and not player_db.has_stored_sessions(con):
         whole = player_db.read_timeline(
-            con, with_stored=False, teammates=teammates, with_scan_positions=with_scan_positions
+            con,
+            start_time_zone=params.start_time_zone,
+            with_stored=False,
+            with_ranked=params.split_on_ranked_change,
+            teammates=teammates,
+            with_scan_positions=with_scan_positions,
         ).frame
         return SessionRows(whole.clear(), whole, None, params, 0, columns)
     stored = player_db.read_timeline(
-        con, with_signatures=False, with_scan_positions=with_scan_positions
+        con,
+        start_time_zone=params.start_time_zone,
+        with_signatures=False,
+        with_scan_positions=with_scan_positions,
     ).frame
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     is_stored = stored["stored_session_id"].is_not_null() & (
@@ -136,7 +150,13 @@ def read_session_rows(
         return SessionRows(frozen, None, is_stored, params, 0, columns)
     since = stored["start_time"][window.start]
     # The rows of the window, as `stored` has them from its start on.
-    tail = player_db.read_timeline(con, since=since, teammates=teammates).frame
+    tail = player_db.read_timeline(
+        con,
+        start_time_zone=params.start_time_zone,
+        with_ranked=params.split_on_ranked_change,
+        since=since,
+        teammates=teammates,
+    ).frame
     tail = tail.tail(len(stored) - window.start)
     if with_scan_positions:
         tail = tail.with_columns(stored[player_db.SCAN_POSITION].slice(window.start))
@@ -152,13 +172,13 @@ def read_session_rows(
 
 def replay_parameters(
     recorded: player_db.RecordedParameters | None,
+    *,
     friends_xuids: Collection[str] | None = None,
-    gap_minutes: int | None = None,
+    **given: object,
 ) -> SessionParameters:
-    """Those given, else those recorded by the last store, else the defaults."""
-    base = recorded.params if recorded else SessionParameters(gap_minutes=DEFAULT_GAP_MINUTES)
-    return SessionParameters(
-        gap_minutes=gap_minutes if gap_minutes is not None else base.gap_minutes,
-        friends_xuids=frozenset(friends_xuids) if friends_xuids is not None else base.friends_xuids,
-        label_time_zone=base.label_time_zone,
-    )
+    """Those given (not None), else those recorded by the last store, else the defaults."""
+    base = recorded.params if recorded else SessionParameters()
+    chosen = {name: value for name, value in given.items() if value is not None}
+    if friends_xuids is not None:
+        chosen["friends_xuids"] = frozenset(friends_xuids)
+    return replace(base, **chosen)

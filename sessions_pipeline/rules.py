@@ -6,18 +6,33 @@ expressions over the timeline shifted by one row: no Python loop over matches.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 DEFAULT_GAP_MINUTES = 120
 DEFAULT_LABEL_TIME_ZONE = "Europe/Paris"
+DEFAULT_START_TIME_ZONE = "Europe/Paris"
 DEFAULT_STABILITY_HOURS = 4.0
 
+PARAMETER_NAMES = (
+    "gap_minutes",
+    "friends_xuids",
+    "team_change_mode",
+    "split_on_ranked_change",
+    "start_time_zone",
+    "label_time_zone",
+)
+"""The fields of `SessionParameters`, in the order people read them."""
 LABEL_TIME_SEPARATOR = "\u2013"  # en dash, as the dashboard has always shown it
 SESSION_COLUMNS = ("session_id", "session_label", "break_reason")
+RANKED_COLUMN = "is_ranked"
+"""A timeline column read only when ranked changes cut: NULL counts as not ranked."""
 
 _TEAMMATES = "__teammates"
 _FRIEND = "__friend_"
@@ -31,21 +46,163 @@ class BreakReason(StrEnum):
     FRIEND_JOINED = "friend_joined"
     WENT_SOLO = "went_solo"
     TEAMMATES_CHANGED = "teammates_changed"
+    RANKED_CHANGED = "ranked_changed"
+
+
+class TeamChangeMode(StrEnum):
+    """When a change of teammates cuts a session (LevelUp's `session_team_change_mode`)."""
+
+    FRIENDS = "friends"
+    GROUP = "group"
+    IGNORE = "ignore"
+
+
+def check_time_zone(name: str, what: str = "time zone") -> str:
+    """`name` if it is an IANA zone this machine knows; else a ValueError naming it."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} {name!r} is not an IANA time zone name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{what} {name!r} is not an IANA time zone name (e.g. Europe/Paris, UTC)"
+        ) from None
+    return name
+
+
+def check_team_change_mode(value: str) -> TeamChangeMode:
+    """`value` as a mode; else a ValueError naming it and the modes there are."""
+    try:
+        return TeamChangeMode(value)
+    except ValueError:
+        modes = ", ".join(mode.value for mode in TeamChangeMode)
+        raise ValueError(f"team_change_mode {value!r} is not one of {modes}") from None
 
 
 @dataclass(frozen=True)
 class SessionParameters:
-    """Everything a session boundary or label depends on, so it can be recorded and replayed."""
+    """Everything a session boundary or label depends on, so it can be recorded and replayed.
+
+    `start_time_zone` is how naive start times are read (LevelUp's sync writes the wall
+    clock of the machine's zone); the rules themselves only ever see instants.
+    """
 
     gap_minutes: int = DEFAULT_GAP_MINUTES
     friends_xuids: frozenset[str] = frozenset()
     label_time_zone: str = DEFAULT_LABEL_TIME_ZONE
+    start_time_zone: str = DEFAULT_START_TIME_ZONE
+    split_on_ranked_change: bool = False
+    team_change_mode: TeamChangeMode = TeamChangeMode.FRIENDS
 
     def __post_init__(self) -> None:
+        if isinstance(self.gap_minutes, bool) or not isinstance(self.gap_minutes, int):
+            raise ValueError(f"gap_minutes must be a whole number, got {self.gap_minutes!r}")
         if self.gap_minutes <= 0:
             raise ValueError(f"gap_minutes must be > 0, got {self.gap_minutes}")
-        ZoneInfo(self.label_time_zone)
+        check_time_zone(self.label_time_zone, "label_time_zone")
+        check_time_zone(self.start_time_zone, "start_time_zone")
+        if not isinstance(self.split_on_ranked_change, bool):
+            raise ValueError(
+                f"split_on_ranked_change must be true or false, got {self.split_on_ranked_change!r}"
+            )
+        object.__setattr__(self, "team_change_mode", check_team_change_mode(self.team_change_mode))
         object.__setattr__(self, "friends_xuids", frozenset(self.friends_xuids))
+
+    @property
+    def cuts_on_friends(self) -> bool:
+        """Friends mode with friends: only a friend joining or everyone leaving cuts."""
+        return self.team_change_mode == TeamChangeMode.FRIENDS and bool(self.friends_xuids)
+
+    @property
+    def cuts_on_teammates(self) -> bool:
+        """Group mode, or friends mode with no friend: any teammate-set change cuts."""
+        return self.team_change_mode != TeamChangeMode.IGNORE and not self.cuts_on_friends
+
+
+def wall_clock_to_utc(wall: pl.Series, time_zone: str) -> pl.Series:
+    """Naive wall-clock times of `time_zone` as naive UTC instants (microseconds).
+
+    An ambiguous time (the autumn hour) takes the earlier instant; a time that does not
+    exist (the spring hour) takes the offset in force just before the change: Python's
+    `fold=0`. Offsets are constant between transitions, so each row subtracts the offset
+    of its stretch of wall clock, found by a sorted search over the few transitions of
+    the years spanned: a fraction of converting each row through the zone database.
+    """
+    wall = wall.cast(pl.Datetime("us"))
+    lowest, highest = wall.min(), wall.max()
+    if lowest is None:
+        return wall
+    bounds, offsets = _offset_stretches(time_zone, lowest.year - 1, highest.year + 1)
+    micros = wall.dt.epoch("us")
+    if not bounds:
+        return (micros - offsets[0]).cast(pl.Datetime("us")).alias(wall.name)
+    bounds_series = pl.Series(bounds, dtype=pl.Int64)
+    if micros.is_sorted() and not micros.has_nulls():
+        # Files are mostly synced in time order: each stretch is then a run of rows, found
+        # by one search per transition rather than one per row.
+        first_rows = micros.search_sorted(bounds_series, side="left").value_counts()
+        steps = pl.zeros(len(micros) + 1, dtype=pl.UInt32, eager=True).scatter(
+            first_rows[:, 0], first_rows["count"].cast(pl.UInt32)
+        )
+        stretch = steps.cum_sum().head(len(micros))
+    else:
+        stretch = bounds_series.search_sorted(micros, side="right")
+    shifted = micros - pl.Series(offsets, dtype=pl.Int64).gather(stretch)
+    return shifted.cast(pl.Datetime("us")).alias(wall.name)
+
+
+@lru_cache(maxsize=256)
+def _offset_stretches(
+    time_zone: str, first_year: int, last_year: int
+) -> tuple[list[int], list[int]]:
+    """Where (wall clock, epoch µs) each offset stretch of these years starts, and the
+    offsets (µs): the wall time `t + max(before, after)` of a transition at instant `t`
+    is the first that takes the new offset, which gives `fold=0` on both sides."""
+    transitions = [
+        t for year in range(first_year, last_year + 1) for t in _transitions(time_zone, year)
+    ]
+    zone = ZoneInfo(time_zone)
+    start = datetime(first_year, 1, 1, tzinfo=UTC)
+    offsets = [_offset_micros(zone, start)]
+    bounds = []
+    for instant, before, after in transitions:
+        bounds.append(_epoch_micros(instant) + max(before, after))
+        offsets.append(after)
+    return bounds, offsets
+
+
+@lru_cache(maxsize=1024)
+def _transitions(time_zone: str, year: int) -> tuple[tuple[datetime, int, int], ...]:
+    """The UTC instants of `year` where the zone's offset changes, with the offsets (µs)
+    before and after: daily samples, then a bisection to the second of each change."""
+    zone = ZoneInfo(time_zone)
+    day = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    found = []
+    previous = _offset_micros(zone, day)
+    while day < end:
+        following = day + timedelta(days=1)
+        offset = _offset_micros(zone, following)
+        if offset != previous:
+            low, high = day, following
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if _offset_micros(zone, middle) == previous:
+                    low = middle
+                else:
+                    high = middle
+            found.append((high.replace(tzinfo=None, microsecond=0), previous, offset))
+            previous = offset
+        day = following
+    return tuple(found)
+
+
+def _offset_micros(zone: ZoneInfo, instant: datetime) -> int:
+    return int(instant.astimezone(zone).utcoffset() / timedelta(microseconds=1))
+
+
+def _epoch_micros(naive_utc: datetime) -> int:
+    return int((naive_utc - datetime(1970, 1, 1)) / timedelta(microseconds=1))
 
 
 def utc_naive(start_time: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -122,27 +279,35 @@ def _friend_presence(friends_xuids: frozenset[str]) -> list[pl.Expr]:
 def teammate_columns(params: SessionParameters) -> list[pl.Expr]:
     """What the break rules read of `teammates_signature`, as columns computed per row.
 
-    A flag per friend in friends mode, else the teammate set. Each depends on its own row
-    only, so a reader can compute them as it reads and let go of the signatures' text;
-    `compute_sessions` uses them when the timeline holds them, else computes them.
+    A flag per friend in friends mode, the teammate set in group mode, nothing when
+    teammates never cut. Each depends on its own row only, so a reader can compute them
+    as it reads and let go of the signatures' text; `compute_sessions` uses them when the
+    timeline holds them, else computes them.
     """
-    if params.friends_xuids:
+    if params.cuts_on_friends:
         return _friend_presence(params.friends_xuids)
-    return [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
+    if params.cuts_on_teammates:
+        return [_teammate_set(pl.col("teammates_signature")).alias(_TEAMMATES)]
+    return []
 
 
-def _break_conditions(params: SessionParameters, helpers: list[str]) -> list[tuple[str, pl.Expr]]:
+def _break_conditions(
+    params: SessionParameters, helpers: list[str], *, has_ranked: bool
+) -> list[tuple[str, pl.Expr]]:
     """Each reason a match starts a session, with its test, in order of precedence."""
     previous_start = pl.col("start_time").shift(1)
     gap = (pl.col("start_time") - previous_start) > pl.duration(minutes=params.gap_minutes)
     conditions = [(BreakReason.FIRST, previous_start.is_null()), (BreakReason.GAP, gap)]
-    if params.friends_xuids:
+    if params.split_on_ranked_change and has_ranked:
+        ranked = pl.col(RANKED_COLUMN).fill_null(False)
+        conditions.append((BreakReason.RANKED_CHANGED, ranked != ranked.shift(1)))
+    if params.cuts_on_friends:
         present = [pl.col(name) for name in helpers]
         any_friend = pl.any_horizontal(present)
         joined = pl.any_horizontal([friend & ~friend.shift(1) for friend in present])
         conditions.append((BreakReason.FRIEND_JOINED, joined))
         conditions.append((BreakReason.WENT_SOLO, ~any_friend & any_friend.shift(1)))
-    else:
+    elif params.cuts_on_teammates:
         teammates = pl.col(_TEAMMATES)
         changed = teammates.list.set_symmetric_difference(teammates.shift(1)).list.len() > 0
         conditions.append((BreakReason.TEAMMATES_CHANGED, changed))
@@ -157,12 +322,13 @@ def _with_break_tests(
     names = [helper.meta.output_name() for helper in helpers]
     missing = [helper for helper, name in zip(helpers, names, strict=True) if name not in timeline]
     prepared = prepare_timeline(timeline)
+    has_ranked = RANKED_COLUMN in prepared.columns
     if missing:
         if "teammates_signature" not in prepared.columns:
             prepared = prepared.with_columns(teammates_signature=pl.lit(None, pl.String))
         prepared = prepared.with_columns(pl.col("teammates_signature").cast(pl.String))
         prepared = prepared.with_columns(missing)
-    return prepared, _break_conditions(params, names), names
+    return prepared, _break_conditions(params, names, has_ranked=has_ranked), names
 
 
 def _reason(conditions: list[tuple[str, pl.Expr]]) -> pl.Expr:
@@ -271,4 +437,23 @@ def summarize_sessions(sessions: pl.DataFrame, **true_counts: str) -> pl.DataFra
         )
         .with_columns(**counts)
         .reverse()
+    )
+
+
+def describe_parameters(params: SessionParameters, sources: Mapping[str, str]) -> pl.DataFrame:
+    """Each rule's value as a person reads it, and where it came from: what the run's
+    metadata, `show` and the dashboard list, so they can never tell two stories."""
+
+    def shown(name: str) -> str:
+        value = getattr(params, name)
+        if name == "friends_xuids":
+            return f"{len(value)} friends"
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return pl.DataFrame(
+        {
+            "parameter": list(PARAMETER_NAMES),
+            "value": [shown(name) for name in PARAMETER_NAMES],
+            "from": [sources.get(name, "?") for name in PARAMETER_NAMES],
+        }
     )

@@ -10,26 +10,70 @@ model, so a bad value is refused when the run config is resolved: no run is crea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster._config.config_type import ConfigType
 from dagster._config.errors import PostProcessingError
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from sessions_pipeline.rules import DEFAULT_GAP_MINUTES
+from sessions_pipeline.rules import (
+    DEFAULT_GAP_MINUTES,
+    DEFAULT_LABEL_TIME_ZONE,
+    DEFAULT_START_TIME_ZONE,
+    check_team_change_mode,
+    check_time_zone,
+)
 from sessions_pipeline.sql.player_db import RecordedParameters
+
+RUN_CONFIG = "run config"
+"""The source of a value a run's config (a flag of the command, a replayed one) gave."""
 
 
 class ComputedSessionsConfig(dg.Config):
-    """How matches are cut into sessions."""
+    """How matches are cut into sessions. A value left out (null) is the root's LevelUp
+    setting (`app_settings.json`) where it has one, else the default."""
 
-    gap_minutes: int = Field(
-        default=DEFAULT_GAP_MINUTES,
+    gap_minutes: int | None = Field(
+        default=None,
         gt=0,
         description="A match starts a new session when it starts more than this many minutes "
-        "after the previous one.",
+        f"after the previous one (default {DEFAULT_GAP_MINUTES}).",
     )
+    start_time_zone: str | None = Field(
+        default=None,
+        description="IANA zone whose wall clock naive start times hold (LevelUp's sync "
+        f"writes the machine's; default {DEFAULT_START_TIME_ZONE}).",
+    )
+    label_time_zone: str | None = Field(
+        default=None,
+        description=f"IANA zone the labels are written in (default {DEFAULT_LABEL_TIME_ZONE}).",
+    )
+    split_on_ranked_change: bool | None = Field(
+        default=None,
+        description="A change between ranked and social play starts a new session (default false).",
+    )
+    team_change_mode: str | None = Field(
+        default=None,
+        description="friends: a friend joining or the player going solo cuts (default); "
+        "group: any change of teammates cuts; ignore: teammates never cut.",
+    )
+
+    @field_validator("start_time_zone", "label_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else check_time_zone(value, info.field_name)
+
+    @field_validator("team_change_mode")
+    @classmethod
+    def _known_mode(cls, value: str | None) -> str | None:
+        # A plain string for Dagster (its Enum config takes member names, not LevelUp's words).
+        return value if value is None else check_team_change_mode(value).value
+
+    def given(self) -> dict[str, object | None]:
+        """The rules this config sets (None: not set here)."""
+        return self.model_dump()
 
 
 class StoredSessionsConfig(dg.Config):
@@ -84,17 +128,20 @@ def validated_config_schema(config_class: type[dg.Config]) -> dg.Field:
 
 def sessions_run_config(
     *,
-    gap_minutes: int = DEFAULT_GAP_MINUTES,
+    rules: Mapping[str, object | None] | None = None,
     force: bool = False,
     include_recent: bool = False,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """The run config of `sessions_job`, in the shape the Launchpad and `-c run.yaml` use.
 
-    Building the config classes validates the values here too, so a caller (the CLI, a
-    sensor) fails with pydantic's message before it asks Dagster for anything.
+    `rules` are `ComputedSessionsConfig`'s fields; each one not given is null, which the
+    run resolves (the root's settings file, else the default): the Launchpad opens on every
+    field, and a null says "not chosen here". Building the
+    config classes validates the values here too, so a caller (the CLI, a sensor) fails
+    with pydantic's message before it asks Dagster for anything.
     """
-    computed = ComputedSessionsConfig(gap_minutes=gap_minutes)
+    computed = ComputedSessionsConfig(**(rules or {}))
     stored = StoredSessionsConfig(force=force, include_recent=include_recent, dry_run=dry_run)
     return {
         "ops": {
@@ -104,10 +151,24 @@ def sessions_run_config(
     }
 
 
-def replayed_gap(recorded: RecordedParameters | None) -> int:
-    """The gap automation runs a player with: the one its file was last stored with.
+def replayed_rules(recorded: RecordedParameters | None) -> dict[str, object]:
+    """The rules automation runs a player with: those its last store was *given*.
 
     A gap a user chose (`backfill --force --gap-minutes 90`) then outlives the next sensor
-    or schedule run; sending the default would recompute the whole file back to it.
+    or schedule run; sending the default would recompute the whole file back to it. A
+    value that came from the settings file or the defaults is not replayed: it resolves
+    again, so a change of LevelUp's settings reaches the file. A store by older code
+    recorded no sources: its gap was the run's, the rest is what that code implied (a start
+    zone of UTC), which the next run corrects rather than replays.
     """
-    return recorded.params.gap_minutes if recorded else DEFAULT_GAP_MINUTES
+    if recorded is None:
+        return {}
+    params = recorded.params
+    if recorded.sources is None:
+        return {"gap_minutes": params.gap_minutes}
+    chosen = [name for name, source in recorded.sources.items() if source == RUN_CONFIG]
+    return {
+        name: getattr(params, name).value if name == "team_change_mode" else getattr(params, name)
+        for name in chosen
+        if name != "friends_xuids"
+    }

@@ -11,7 +11,7 @@ import dagster as dg
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.rules import DEFAULT_LABEL_TIME_ZONE
-from sessions_pipeline.run_config import replayed_gap, sessions_run_config
+from sessions_pipeline.run_config import replayed_rules, sessions_run_config
 from sessions_pipeline.sensors import SENSOR_LOCK_TIMEOUT_SECONDS
 from sessions_pipeline.store import read_recorded_parameters
 
@@ -58,7 +58,7 @@ def build_daily_backfill_schedule(
                 dg.RunRequest(
                     run_key=f"daily:{player.gamertag}:{day}",
                     partition_key=player.gamertag,
-                    run_config=sessions_run_config(gap_minutes=replayed_gap(recorded)),
+                    run_config=sessions_run_config(rules=replayed_rules(recorded)),
                 )
             )
         return requests

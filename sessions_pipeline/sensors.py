@@ -21,9 +21,14 @@ import polars as pl
 from sessions_pipeline.app_root import AppRoot, Player
 from sessions_pipeline.errors import FILE_ERRORS
 from sessions_pipeline.friends import load_friends_config, resolve_friends
+from sessions_pipeline.levelup_settings import (
+    LevelUpSettings,
+    read_levelup_settings,
+    resolve_parameters,
+)
 from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
-from sessions_pipeline.run_config import replayed_gap, sessions_run_config
+from sessions_pipeline.run_config import RUN_CONFIG, replayed_rules, sessions_run_config
 from sessions_pipeline.sql import player_db
 from sessions_pipeline.sql.connection import open_player_db
 from sessions_pipeline.store import StoredFile, read_recorded_parameters, read_stored_file
@@ -135,9 +140,7 @@ def build_friends_sensor(
                     dg.RunRequest(
                         run_key=f"friends:{gamertag}:{content_hash[:12]}:{generation}",
                         partition_key=gamertag,
-                        run_config=sessions_run_config(
-                            gap_minutes=replayed_gap(recorded), force=True
-                        ),
+                        run_config=sessions_run_config(rules=replayed_rules(recorded), force=True),
                     )
                 )
         cursor = _FriendsCursor(content_hash, generation, friends, pending).dump()
@@ -167,19 +170,23 @@ def _fingerprint(db_path: Path) -> list[int]:
 @dataclass(frozen=True)
 class _Stability:
     """When the player's unstored matches become stable (the latest already, the next one),
-    and the gap its file was last stored with, for the run that stores them."""
+    and the rules its last store was given, for the run that stores them."""
 
     latest_crossed: datetime | None
     next_crossing: datetime | None
-    gap_minutes: int
+    rules: dict[str, object]
 
 
-def _stability(db_path: Path, now: datetime) -> _Stability:
+def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stability:
+    """Crossing times are those of the instants the run will read: its start-time zone is
+    the replayed one, else the root's settings, else the default."""
     with open_player_db(
         db_path, read_only=True, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
     ) as con:
         recorded = player_db.read_recorded_parameters(con)
-        frame = player_db.read_timeline(con, with_signatures=False).frame
+        rules = replayed_rules(recorded)
+        zone = resolve_parameters(rules, settings, RUN_CONFIG).start_time_zone
+        frame = player_db.read_timeline(con, start_time_zone=zone, with_signatures=False).frame
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     stable_at = frame.filter(pl.col("stored_session_id").is_null())["start_time"] + timedelta(
         hours=stability_hours
@@ -187,7 +194,7 @@ def _stability(db_path: Path, now: datetime) -> _Stability:
     return _Stability(
         latest_crossed=stable_at.filter(stable_at <= now).max(),
         next_crossing=stable_at.filter(stable_at > now).min(),
-        gap_minutes=replayed_gap(recorded),
+        rules=rules,
     )
 
 
@@ -216,6 +223,7 @@ def build_stability_sensor(
         try:
             # A run launched now would fail on a broken friends file: skip until it's fixed.
             load_friends_config(root.friends_file)
+            settings = read_levelup_settings(root.path)
             players = root.players()
         except FILE_ERRORS as error:
             return dg.SensorResult(skip_reason=str(error))
@@ -237,7 +245,7 @@ def build_stability_sensor(
                         cursor[gamertag] = known
                         not_reopened += 1
                         continue
-                stability = _stability(player.db_path, now)
+                stability = _stability(player.db_path, now, settings)
             except FILE_ERRORS as error:
                 problems.append(f"{gamertag}: {error}")
                 if known:
@@ -253,7 +261,7 @@ def build_stability_sensor(
                     dg.RunRequest(
                         run_key=f"stable:{gamertag}:{stability.latest_crossed.isoformat()}",
                         partition_key=gamertag,
-                        run_config=sessions_run_config(gap_minutes=stability.gap_minutes),
+                        run_config=sessions_run_config(rules=stability.rules),
                     )
                 )
         dumped = json.dumps(cursor, sort_keys=True)
@@ -361,6 +369,9 @@ def _stored_file_materialization(
             "stored_at": dg.MetadataValue.timestamp(stored_at),
             "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
             "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
+            "team_change_mode": dg.MetadataValue.text(params.team_change_mode.value),
+            "split_on_ranked_change": dg.MetadataValue.bool(params.split_on_ranked_change),
+            "start_time_zone": dg.MetadataValue.text(params.start_time_zone),
             "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
             "db_path": dg.MetadataValue.path(str(player.db_path)),
         },

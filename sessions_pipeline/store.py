@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +18,26 @@ from sessions_pipeline.planning import (
 )
 from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
+    DEFAULT_START_TIME_ZONE,
+    PARAMETER_NAMES,
     SessionParameters,
+    TeamChangeMode,
     compute_sessions,
 )
 from sessions_pipeline.sql import player_db
 from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
 from sessions_pipeline.sql.player_db import RecordedParameters, TimelineRead
 
+CALLER = "the caller of store_sessions"
+"""The source recorded for parameters a library call gave without saying where from."""
 NO_SIGNATURE_WARNING = (
     "match_stats has no teammates_signature column: sessions break on the time gap only"
 )
+NO_RANKED_WARNING = (
+    "match_stats has no is_ranked column: split_on_ranked_change cannot cut sessions here"
+)
 NEW_PARAMETERS_WARNING = (
-    "parameters differ from those recorded by the last store ({recorded}): every row is "
+    "parameters differ from those recorded by the last store ({changes}): every row is "
     "recomputed, so the file never holds sessions cut by two parameter sets"
 )
 
@@ -75,7 +84,11 @@ class StoreResult:
 
 
 def store_sessions(
-    db_path: Path, params: SessionParameters, options: StoreOptions | None = None
+    db_path: Path,
+    params: SessionParameters,
+    options: StoreOptions | None = None,
+    *,
+    sources: Mapping[str, str] | None = None,
 ) -> StoreResult:
     """Compute and write the sessions of one player file, all or nothing.
 
@@ -83,6 +96,8 @@ def store_sessions(
     moment ago are either fully taken into account or left for the next run. Parameters
     other than the recorded ones make any store a full recompute: the recorded parameters
     must be the ones that produced every stored value, as readers and drift checks replay them.
+    `sources` says where each parameter came from; it is recorded with them (default:
+    `CALLER` for each).
     """
     options = options or StoreOptions()
     now = utc_naive_now(options.now)
@@ -92,31 +107,52 @@ def store_sessions(
     ) as con:
         con.begin()
         try:
-            timeline = player_db.read_timeline(con)
+            timeline = player_db.read_timeline(
+                con,
+                start_time_zone=params.start_time_zone,
+                with_ranked=params.split_on_ranked_change,
+            )
             player_db.refuse_duplicate_match_ids(con)
             recorded = player_db.read_recorded_parameters(con)
             new_parameters = recorded is not None and recorded.params != params
             plan = plan_store(
                 timeline.frame, params, cutoff=cutoff, force=options.force or new_parameters
             )
-            this_store = RecordedParameters(params, options.stability_hours, now)
+            given = dict(sources) if sources is not None else dict.fromkeys(PARAMETER_NAMES, CALLER)
+            this_store = RecordedParameters(params, options.stability_hours, now, given)
             if not options.dry_run:
                 _write(con, plan.changes, this_store, recorded, options)
             con.commit()
         except BaseException:
             con.rollback()
             raise
-    warnings = [] if timeline.has_signatures else [NO_SIGNATURE_WARNING]
+    warnings = read_warnings(timeline, params)
     if new_parameters:
-        warnings.append(NEW_PARAMETERS_WARNING.format(recorded=_describe(recorded.params)))
+        changes = describe_changes(recorded.params, params)
+        warnings.append(NEW_PARAMETERS_WARNING.format(changes=changes))
     return _result(db_path, options, params, timeline, plan, tuple(warnings))
 
 
-def _describe(params: SessionParameters) -> str:
-    return (
-        f"gap {params.gap_minutes} min, {len(params.friends_xuids)} friends, "
-        f"labels in {params.label_time_zone}"
-    )
+def read_warnings(timeline: TimelineRead, params: SessionParameters) -> list[str]:
+    """What the file lacks for the rules asked of it: said, never fatal."""
+    warnings = []
+    if not timeline.has_signatures and params.team_change_mode != TeamChangeMode.IGNORE:
+        warnings.append(NO_SIGNATURE_WARNING)
+    if params.split_on_ranked_change and not timeline.has_ranked:
+        warnings.append(NO_RANKED_WARNING)
+    return warnings
+
+
+def describe_changes(before: SessionParameters, after: SessionParameters) -> str:
+    """Each parameter that differs, `name before -> after` (friends by count)."""
+    changes = []
+    for name in PARAMETER_NAMES:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            if name == "friends_xuids":
+                old, new = f"{len(old)} friends", f"{len(new)} friends"
+            changes.append(f"{name} {old} -> {new}")
+    return ", ".join(changes)
 
 
 def _write(
@@ -195,13 +231,20 @@ def _sessions_after(timeline: pl.DataFrame, window_rows: pl.DataFrame) -> int:
 
 def read_timeline(
     db_path: Path,
+    params: SessionParameters,
     *,
     with_signatures: bool = True,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> TimelineRead:
-    """The player's matches with their stored values, read without blocking other readers."""
+    """The player's matches with their stored values, read without blocking other readers,
+    with what `params` asks of the file (its start-time zone, `is_ranked`)."""
     with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
-        return player_db.read_timeline(con, with_signatures=with_signatures)
+        return player_db.read_timeline(
+            con,
+            start_time_zone=params.start_time_zone,
+            with_signatures=with_signatures,
+            with_ranked=params.split_on_ranked_change,
+        )
 
 
 def read_recorded_parameters(
@@ -250,11 +293,25 @@ class StoredRead:
     timeline: pl.DataFrame
 
 
-def read_stored(db_path: Path, *, with_signatures: bool = True) -> StoredRead:
-    """One read of the file for both checks (an open alone costs about 15 ms)."""
+def read_stored(
+    db_path: Path,
+    *,
+    with_signatures: bool = True,
+    start_time_zone: str = DEFAULT_START_TIME_ZONE,
+) -> StoredRead:
+    """One read of the file for both checks (an open alone costs about 15 ms), its start
+    times read as the last store read them (`start_time_zone` for a file never stored)."""
     with open_player_db(db_path, read_only=True) as con:
         recorded = player_db.read_recorded_parameters(con)
-        timeline = player_db.read_timeline(con, with_signatures=with_signatures).frame
+        replayed = (
+            recorded.params if recorded else SessionParameters(start_time_zone=start_time_zone)
+        )
+        timeline = player_db.read_timeline(
+            con,
+            start_time_zone=replayed.start_time_zone,
+            with_signatures=with_signatures,
+            with_ranked=replayed.split_on_ranked_change,
+        ).frame
     return StoredRead(recorded, timeline)
 
 

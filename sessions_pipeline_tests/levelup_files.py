@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 
 from sessions_pipeline.sql.levelup_schema import (
+    SYNC_TIME_ZONE,
     SchemaKind,
     create_match_participants,
     create_match_stats,
@@ -28,7 +30,8 @@ DEMO_NOW = datetime(2026, 2, 7, 21, 30)
 """A fixed `now` (naive UTC, a Saturday evening in Paris) for demo roots built in tests."""
 
 Match = tuple[str, datetime | None, str | None]
-"""(match_id, start_time, teammates_signature); a naive start time is UTC."""
+"""(match_id, start_time, teammates_signature); a naive start time is an instant in UTC,
+written to a naive column as LevelUp's sync writes it: Paris wall clock."""
 Alias = tuple[str, str]
 """(xuid, gamertag)"""
 Participant = tuple[str, str, int | None]
@@ -60,28 +63,44 @@ def matches_at(
 
 
 def matches_frame(matches: Sequence[Match] | pl.DataFrame) -> pl.DataFrame:
-    """Tuples as a `match_stats` frame; a frame passes through (it may hold any column)."""
+    """Tuples as a `match_stats` frame of instants (aware UTC); a frame passes through."""
     if isinstance(matches, pl.DataFrame):
         return matches
-    starts = [start for _, start, _ in matches]
-    aware = any(start is not None and start.tzinfo is not None for start in starts)
-    if aware:
-        starts = [
-            None if start is None else (start if start.tzinfo else start.replace(tzinfo=UTC))
-            for start in starts
-        ]
+    starts = [
+        None if start is None else (start.astimezone(UTC) if start.tzinfo else start)
+        for _, start, _ in matches
+    ]
     return pl.DataFrame(
         {
             "match_id": [match_id for match_id, _, _ in matches],
-            "start_time": starts,
+            "start_time": [
+                None if start is None else start.replace(tzinfo=None) for start in starts
+            ],
             "teammates_signature": [signature for _, _, signature in matches],
         },
         schema={
             "match_id": pl.String,
-            "start_time": pl.Datetime("us", "UTC" if aware else None),
+            "start_time": pl.Datetime("us"),
             "teammates_signature": pl.String,
         },
-    )
+    ).with_columns(pl.col("start_time").dt.replace_time_zone("UTC"))
+
+
+def as_read_back(matches: Sequence[Match], start_time_zone: str = SYNC_TIME_ZONE) -> list[Match]:
+    """The instants a reader gets back from a file the sync wrote on a Paris machine, read
+    as wall clock of `start_time_zone`: each instant through Paris wall clock, then that
+    wall time through `zoneinfo` (`fold=0`: the earlier of an autumn hour's two instants).
+    """
+    paris, zone = ZoneInfo(SYNC_TIME_ZONE), ZoneInfo(start_time_zone)
+
+    def read_back(start: datetime | None) -> datetime | None:
+        if start is None:
+            return None
+        instant = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        wall = instant.astimezone(paris).replace(tzinfo=None, fold=0)
+        return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+    return [(match_id, read_back(start), signature) for match_id, start, signature in matches]
 
 
 def _rows_frame(rows: Sequence[tuple] | pl.DataFrame, schema: Mapping[str, type]) -> pl.DataFrame:
@@ -152,9 +171,26 @@ def append_matches(path: Path, matches: Sequence[Match] | pl.DataFrame) -> int:
 
 
 def read_match_stats(path: Path) -> pl.DataFrame:
-    """Every `match_stats` row in timeline order, NULL start times last."""
+    """Every `match_stats` row in timeline order, NULL start times last, as on disk (a
+    naive `start_time` is Paris wall clock: see `start_instants`)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         return read_table(con, "match_stats", order_by=("start_time", "match_id"))
     finally:
         con.close()
+
+
+def start_instants(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with a naive `start_time` (Paris wall clock, as the sync wrote it) as naive
+    UTC instants, through Polars' own zone database (the earlier instant of an autumn
+    hour), independently of the pipeline's conversion."""
+    if frame.schema["start_time"].time_zone is not None:
+        return frame.with_columns(
+            pl.col("start_time").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        )
+    return frame.with_columns(
+        pl.col("start_time")
+        .dt.replace_time_zone(SYNC_TIME_ZONE, ambiguous="earliest")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -26,8 +26,10 @@ from sessions_pipeline.store import StoreOptions, StoreResult, store_sessions
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,
+    as_read_back,
     matches_frame,
     read_match_stats,
+    start_instants,
 )
 
 SessionRow = tuple[str, datetime, int, str, str | None]
@@ -54,17 +56,26 @@ def reference_label(starts: Sequence[datetime], time_zone: str) -> str:
 
 
 def _break_reason(
-    previous: tuple[datetime, frozenset[str]] | None,
-    start: datetime,
-    teammates: frozenset[str],
+    previous: tuple[datetime, frozenset[str], bool] | None,
+    match: tuple[datetime, frozenset[str], bool],
     params: SessionParameters,
+    *,
+    has_ranked: bool,
 ) -> str | None:
     if previous is None:
         return "first"
-    previous_start, previous_teammates = previous
+    (previous_start, previous_teammates, previous_ranked), (start, teammates, ranked) = (
+        previous,
+        match,
+    )
     if start - previous_start > timedelta(minutes=params.gap_minutes):
         return "gap"
-    if not params.friends_xuids:
+    if params.split_on_ranked_change and has_ranked and ranked != previous_ranked:
+        return "ranked_changed"
+    mode = params.team_change_mode
+    if mode == "ignore":
+        return None
+    if mode == "group" or not params.friends_xuids:
         return "teammates_changed" if teammates != previous_teammates else None
     friends = teammates & params.friends_xuids
     previous_friends = previous_teammates & params.friends_xuids
@@ -75,8 +86,17 @@ def _break_reason(
     return None
 
 
-def reference_sessions(matches: Sequence[Match], params: SessionParameters) -> list[SessionRow]:
-    """The sessions of naive-UTC matches, computed one match at a time."""
+def reference_sessions(
+    matches: Sequence[Match],
+    params: SessionParameters,
+    *,
+    ranked: Mapping[str, bool | None] | None = None,
+) -> list[SessionRow]:
+    """The sessions of matches (instants, naive UTC), computed one match at a time.
+
+    `ranked` gives each match's `is_ranked` (missing or None: not ranked); None: the file
+    has no `is_ranked` column.
+    """
     timeline = sorted(
         (
             (match_id, start, signature)
@@ -88,12 +108,12 @@ def reference_sessions(matches: Sequence[Match], params: SessionParameters) -> l
     session_ids: list[int] = []
     reasons: list[str | None] = []
     previous = None
-    for _, start, signature in timeline:
-        teammates = teammates_of(signature)
-        reason = _break_reason(previous, start, teammates, params)
+    for match_id, start, signature in timeline:
+        current = (start, teammates_of(signature), bool((ranked or {}).get(match_id)))
+        reason = _break_reason(previous, current, params, has_ranked=ranked is not None)
         session_ids.append(session_ids[-1] + (reason is not None) if session_ids else 0)
         reasons.append(reason)
-        previous = (start, teammates)
+        previous = current
     starts_by_session: dict[int, list[datetime]] = {}
     for (_, start, _), session_id in zip(timeline, session_ids, strict=True):
         starts_by_session.setdefault(session_id, []).append(start)
@@ -234,8 +254,11 @@ def store(path: Path, params: SessionParameters | None = None, **options: Any) -
 def full_recompute(
     matches: Sequence[Match], params: SessionParameters | None = None
 ) -> pl.DataFrame:
-    """`SESSION_VALUES` of the whole timeline, computed in one go."""
-    return session_values(compute_sessions(matches_frame(matches), params or SessionParameters()))
+    """`SESSION_VALUES` of the whole timeline once written by the sync and read back with
+    `params`' start-time zone, computed in one go."""
+    params = params or SessionParameters()
+    read_back = as_read_back(matches, params.start_time_zone)
+    return session_values(compute_sessions(matches_frame(read_back), params))
 
 
 def edit_by_hand(path: Path, statement: str) -> None:
@@ -258,8 +281,10 @@ def session_values(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def stored_values(path: Path) -> pl.DataFrame:
-    """`SESSION_VALUES` of every match with a start time, as the file holds them."""
-    return session_values(read_match_stats(path).filter(pl.col("start_time").is_not_null()))
+    """`SESSION_VALUES` of every match with a start time, as the file holds them (start
+    times as instants)."""
+    rows = start_instants(read_match_stats(path))
+    return session_values(rows.filter(pl.col("start_time").is_not_null()))
 
 
 @contextmanager

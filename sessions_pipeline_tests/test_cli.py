@@ -118,7 +118,13 @@ def test_backfill_runs_land_in_the_dagster_home_history(
         (run,) = instance.get_runs()
     assert run.job_name == "sessions_job"
     assert run.tags["dagster/partition"] == "Chocoboflor"
-    assert run.run_config["ops"]["computed_sessions"] == {"config": {"gap_minutes": 45}}
+    assert run.run_config["ops"]["computed_sessions"]["config"] == {
+        "gap_minutes": 45,
+        "start_time_zone": None,
+        "label_time_zone": None,
+        "split_on_ranked_change": None,
+        "team_change_mode": None,
+    }
     assert run.status == dg.DagsterRunStatus.SUCCESS
 
 
@@ -214,7 +220,7 @@ def test_show_lists_sessions_newest_first_with_why_each_started(
 
     status = main(["show", "--gamertag", "JGtm", "--limit", "30", "--root", str(demo_root)])
 
-    out = capsys.readouterr().out
+    out, stored_with = capsys.readouterr().out.split("Stored with")
     assert status == 0
     assert "JGtm: 30 sessions, newest first" in out
     rows = [line for line in out.splitlines() if line.startswith("│")]
@@ -225,3 +231,11 @@ def test_show_lists_sessions_newest_first_with_why_each_started(
     assert reasons <= {"first", "gap", "friend_joined", "went_solo", "teammates_changed"}
     assert "gap" in reasons
     assert "\N{EN DASH}" in rows[0]
+    parameters = {
+        cells[1].strip(): (cells[2].strip(), cells[3].strip())
+        for cells in (line.split("│") for line in stored_with.splitlines() if line.startswith("│"))
+    }
+    assert parameters["gap_minutes"] == ("120", "default")
+    assert parameters["start_time_zone"] == ("Europe/Paris", "default")
+    assert parameters["team_change_mode"] == ("friends", "default")
+    assert parameters["friends_xuids"] == ("3 friends", "friends_defaults.json")

@@ -135,7 +135,7 @@ def test_a_dry_run_observes_what_would_change_and_writes_nothing(
 
 def test_gap_minutes_and_force_reach_the_store(defs: dg.Definitions) -> None:
     first = materialize(defs, sessions_run_config())
-    regrouped = materialize(defs, sessions_run_config(gap_minutes=30, force=True))
+    regrouped = materialize(defs, sessions_run_config(rules={"gap_minutes": 30}, force=True))
 
     assert metadata(regrouped, "computed_sessions")["gap_minutes"] == 30
     stored = metadata(regrouped, "stored_sessions")
@@ -151,6 +151,19 @@ def test_gap_minutes_and_force_reach_the_store(defs: dg.Definitions) -> None:
         ({"computed_sessions": {"config": {"gap_minutes": -5}}}, "greater than 0"),
         ({"computed_sessions": {"config": {"gap_minutes": "soon"}}}, "gap_minutes"),
         ({"computed_sessions": {"config": {"gap": 90}}}, 'unexpected config entry "gap"'),
+        (
+            {"computed_sessions": {"config": {"start_time_zone": "Europe/Atlantis"}}},
+            "start_time_zone 'Europe/Atlantis' is not an IANA time zone",
+        ),
+        (
+            {"computed_sessions": {"config": {"label_time_zone": "CEST"}}},
+            "label_time_zone 'CEST' is not an IANA time zone",
+        ),
+        (
+            {"computed_sessions": {"config": {"team_change_mode": "random"}}},
+            "team_change_mode 'random' is not one of friends, group, ignore",
+        ),
+        ({"computed_sessions": {"config": {"split_on_ranked_change": "yes"}}}, "split_on"),
         ({"stored_sessions": {"config": {"dry_run": "yes"}}}, "dry_run"),
         ({"stored_sessions": {"config": {"overwrite": True}}}, "overwrite"),
     ],
@@ -168,14 +181,22 @@ def test_bad_run_config_is_refused_before_any_run(
 def test_sessions_run_config_has_the_documented_shape() -> None:
     assert sessions_run_config() == {
         "ops": {
-            "computed_sessions": {"config": {"gap_minutes": 120}},
+            "computed_sessions": {
+                "config": {
+                    "gap_minutes": None,
+                    "start_time_zone": None,
+                    "label_time_zone": None,
+                    "split_on_ranked_change": None,
+                    "team_change_mode": None,
+                }
+            },
             "stored_sessions": {
                 "config": {"force": False, "include_recent": False, "dry_run": False}
             },
         }
     }
     with pytest.raises(ValueError, match="greater than 0"):
-        sessions_run_config(gap_minutes=0)
+        sessions_run_config(rules={"gap_minutes": 0})
 
 
 def test_the_job_runs_a_player_with_the_documented_config(
@@ -198,7 +219,7 @@ def test_the_launchpad_opens_each_partition_on_the_documented_config(
             sessions_run_config()
         )
     forced = job.execute_in_process(
-        partition_key="JGtm", run_config=sessions_run_config(gap_minutes=90, force=True)
+        partition_key="JGtm", run_config=sessions_run_config(rules={"gap_minutes": 90}, force=True)
     )
     assert metadata(forced, "computed_sessions")["gap_minutes"] == 90
     assert metadata(forced, "stored_sessions")["force"] is True

@@ -17,7 +17,7 @@ from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.definitions import JOB_NAME, build_definitions
 from sessions_pipeline.friends import load_friends_config, resolve_friends
 from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.run_config import RUN_CONFIG, sessions_run_config
 from sessions_pipeline.store import StoreOptions, store_sessions
 from sessions_pipeline_tests.levelup_files import append_matches, make_player_file, matches_at
 
@@ -233,12 +233,19 @@ class TestStabilitySensor:
     ) -> None:
         """Sending the default gap would recompute a file a user re-cut at 90 minutes."""
         db_path = root / "data" / "players" / "JGtm" / "stats.duckdb"
-        store_sessions(db_path, SessionParameters(gap_minutes=90), StoreOptions(force=True))
+        store_sessions(
+            db_path,
+            SessionParameters(gap_minutes=90),
+            StoreOptions(force=True),
+            sources={"gap_minutes": RUN_CONFIG},
+        )
         append_matches(db_path, matches_at(datetime(2020, 1, 1), [0], prefix="old"))
 
         result = tick(build_definitions(AppRoot(root)), self.name, instance, None)
 
-        assert requested(result)["JGtm"].run_config == sessions_run_config(gap_minutes=90)
+        assert requested(result)["JGtm"].run_config == sessions_run_config(
+            rules={"gap_minutes": 90}
+        )
 
     def test_a_broken_player_file_skips_with_its_error(
         self, root: Path, instance: dg.DagsterInstance
@@ -278,12 +285,17 @@ class TestDailySchedule:
 
     def test_each_player_keeps_the_gap_its_file_was_stored_with(self, demo_root: Path) -> None:
         db_path = demo_root / "data" / "players" / "JGtm" / "stats.duckdb"
-        store_sessions(db_path, SessionParameters(gap_minutes=90), StoreOptions(force=True))
+        store_sessions(
+            db_path,
+            SessionParameters(gap_minutes=90),
+            StoreOptions(force=True),
+            sources={"gap_minutes": RUN_CONFIG},
+        )
 
         requests = self.tick(build_definitions(AppRoot(demo_root))).run_requests
 
         configs = {r.partition_key: r.run_config for r in requests}
-        assert configs.pop("JGtm") == sessions_run_config(gap_minutes=90)
+        assert configs.pop("JGtm") == sessions_run_config(rules={"gap_minutes": 90})
         assert all(config == sessions_run_config() for config in configs.values())
 
     def test_skips_an_empty_root(self, tmp_path: Path) -> None:
@@ -349,7 +361,12 @@ class TestStoredFilesSensor:
         )
         cursor = tick(defs, self.name, instance, None).cursor
         db_path = demo_root / "data" / "players" / "JGtm" / "stats.duckdb"
-        store_sessions(db_path, SessionParameters(gap_minutes=90), StoreOptions(force=True))
+        store_sessions(
+            db_path,
+            SessionParameters(gap_minutes=90),
+            StoreOptions(force=True),
+            sources={"gap_minutes": RUN_CONFIG},
+        )
 
         result = tick(defs, self.name, instance, cursor)
 

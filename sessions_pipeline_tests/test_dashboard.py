@@ -173,9 +173,11 @@ def test_a_store_is_visible_on_the_next_rerun(
         expected_sessions(db_path).to_dicts()
     )
     assert "backfill" not in messages(app)
-    parameters = dict(app.table[0].value.itertuples(index=False))
-    assert parameters["gap"] == "120 min"
-    assert "Madina97294 (2533274858283686)" in parameters["friends"]
+    parameters = {row[0]: row[1:] for row in app.table[0].value.itertuples(index=False)}
+    assert parameters["gap_minutes"] == ("120", "the caller of store_sessions")
+    assert parameters["start_time_zone"] == ("Europe/Paris", "the caller of store_sessions")
+    assert "Madina97294 (2533274858283686)" in parameters["friends_xuids"][0]
+    assert parameters["stability_hours"] == ("4 h", "file")
 
 
 def test_a_rerun_of_an_unchanged_file_reads_nothing(demo_root: Path) -> None:

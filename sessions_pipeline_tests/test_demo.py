@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
+import polars.selectors as cs
 import pytest
 
 from sessions_pipeline.app_root import AppRoot
@@ -57,9 +58,17 @@ def player_db(root: Path, gamertag: str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def tables_of(root: Path, gamertag: str) -> dict[str, pl.DataFrame]:
+    """The player's tables, their times as instants (naive UTC): the file holds them as
+    LevelUp's sync writes them, Paris wall clock."""
+    instants = (
+        cs.datetime()
+        .dt.replace_time_zone("Europe/Paris", ambiguous="earliest")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
     with player_db(root, gamertag) as con:
         return {
-            table: read_table(con, table)
+            table: read_table(con, table).with_columns(instants)
             for table in (
                 "match_stats",
                 "xuid_aliases",
@@ -103,7 +112,17 @@ def test_matches_look_like_paris_evenings(demo_root: Path) -> None:
     evening_or_night = local_hours.is_in([*range(18, 24), *range(4)])
     assert evening_or_night.mean() > 0.95
     assert (local_hours < 4).sum() > 20, "some evenings cross midnight"
-    minutes = (stats["end_time"] - stats["start_time"]).dt.total_seconds() / 60
+    # A wall time of the autumn's repeated hour reads as its earlier instant: those
+    # matches' durations are not what was played, as in LevelUp's own files.
+    wall_end = (
+        pl.col("end_time")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone("Europe/Paris")
+        .dt.replace_time_zone(None)
+    )
+    ambiguous = wall_end.dt.replace_time_zone("Europe/Paris", ambiguous="null").is_null()
+    played = stats.filter(~ambiguous)
+    minutes = (played["end_time"] - played["start_time"]).dt.total_seconds() / 60
     assert minutes.min() >= 8
     assert minutes.max() <= 17
     gaps = stats["start_time"].diff().drop_nulls().dt.total_minutes()
@@ -320,7 +339,9 @@ def test_primary_key_is_optional() -> None:
         insert_frame(keyed, "match_stats", duplicates)
 
 
-def test_insert_frame_keeps_instants_whatever_the_connection_zone() -> None:
+def test_insert_frame_writes_instants_as_the_sync_does_whatever_the_connection_zone() -> None:
+    """An aware value lands in a naive column as Paris wall clock (LevelUp's sync on a
+    machine in France), in a TIMESTAMPTZ as its instant; never through this connection."""
     con = duckdb.connect()
     con.sql("SET TimeZone = 'America/New_York'")
     create_match_stats(con, column_types={"session_label": "TIMESTAMPTZ"})
@@ -335,7 +356,7 @@ def test_insert_frame_keeps_instants_whatever_the_connection_zone() -> None:
     )
     insert_frame(con, "match_stats", frame)
     start, aware = con.sql("SELECT start_time, epoch(session_label) FROM match_stats").fetchall()[0]
-    assert start == DEMO_NOW
+    assert start == DEMO_NOW + timedelta(hours=1)  # CET in February
     assert aware == instant.timestamp()
 
 

@@ -24,7 +24,11 @@ def full_recompute_reasons(db_path: Path) -> list[str | None]:
     """Why each session started, from the rules run over the whole timeline, oldest first."""
     with open_player_db(db_path, read_only=True) as con:
         params = replay_parameters(player_db.read_recorded_parameters(con))
-        timeline = player_db.read_timeline(con).frame
+        timeline = player_db.read_timeline(
+            con,
+            start_time_zone=params.start_time_zone,
+            with_ranked=params.split_on_ranked_change,
+        ).frame
     reasons = compute_sessions(timeline, params)["break_reason"]
     return reasons.drop_nulls().to_list()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfoNotFoundError
 
 import polars as pl
 import pytest
@@ -260,6 +259,14 @@ def test_gap_minutes_must_be_positive() -> None:
         SessionParameters(gap_minutes=0)
 
 
-def test_label_time_zone_must_exist() -> None:
-    with pytest.raises(ZoneInfoNotFoundError):
-        SessionParameters(label_time_zone="Europe/Atlantis")
+@pytest.mark.parametrize("field", ["label_time_zone", "start_time_zone"])
+@pytest.mark.parametrize("zone", ["Europe/Atlantis", "", "../../etc/passwd", "Paris"])
+def test_an_unknown_zone_is_refused_naming_the_field_and_the_value(field: str, zone: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} '{re.escape(zone)}' is not an IANA"):
+        SessionParameters(**{field: zone})
+
+
+@pytest.mark.parametrize("mode", ["random", "Friends", ""])
+def test_an_unknown_team_change_mode_is_refused_naming_the_modes(mode: str) -> None:
+    with pytest.raises(ValueError, match=f"team_change_mode '{mode}' is not one of friends, group"):
+        SessionParameters(team_change_mode=mode)

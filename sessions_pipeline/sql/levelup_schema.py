@@ -209,11 +209,18 @@ def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {row[0]: row[1] for row in described}
 
 
-def _align_time_zones(frame: pl.DataFrame, target_types: Mapping[str, str]) -> pl.DataFrame:
-    """Make each datetime column carry the zone its target column expects.
+SYNC_TIME_ZONE = "Europe/Paris"
+"""The zone of the machine LevelUp's sync ran on, for the files the demo and tests write."""
 
-    DuckDB casts between TIMESTAMP and TIMESTAMPTZ through the connection's TimeZone, which
-    would shift instants on a machine not set to UTC; a naive time is UTC in LevelUp.
+
+def _align_time_zones(
+    frame: pl.DataFrame, target_types: Mapping[str, str], sync_time_zone: str
+) -> pl.DataFrame:
+    """Make each datetime column hold what LevelUp's sync would write in its target column.
+
+    The sync inserts the API's UTC instant; into a naive `TIMESTAMP` DuckDB casts it with
+    the session TimeZone, the machine's zone: the wall clock there (`sync_time_zone`). A
+    naive frame value is taken as written already; into a `TIMESTAMPTZ`, as UTC.
     """
     fixes = []
     for name, dtype in frame.schema.items():
@@ -221,23 +228,33 @@ def _align_time_zones(frame: pl.DataFrame, target_types: Mapping[str, str]) -> p
             continue
         target_is_aware = target_types[name] == "TIMESTAMP WITH TIME ZONE"
         if dtype.time_zone is not None and not target_is_aware:
-            fixes.append(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+            fixes.append(
+                pl.col(name).dt.convert_time_zone(sync_time_zone).dt.replace_time_zone(None)
+            )
         elif dtype.time_zone is None and target_is_aware:
             fixes.append(pl.col(name).dt.replace_time_zone("UTC"))
     return frame.with_columns(fixes) if fixes else frame
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+def insert_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    sync_time_zone: str = SYNC_TIME_ZONE,
+) -> int:
     """Insert a frame's rows in one INSERT ... SELECT, matching columns by name.
 
     Set-based so thousands of matches load in one statement; columns the frame lacks take
-    their default (NULL). Returns the number of rows inserted.
+    their default (NULL). Aware datetimes land as the sync stores them (see
+    `_align_time_zones`), never through this connection's TimeZone. Returns the number of
+    rows inserted.
     """
     target_types = _column_types(con, table)
     unknown = [name for name in frame.columns if name not in target_types]
     if unknown:
         raise ValueError(f"{table} has no columns {unknown}")
-    frame = _align_time_zones(frame, target_types)
+    frame = _align_time_zones(frame, target_types, sync_time_zone)
     view = f"levelup_frame_{next(_view_numbers)}"
     con.register(view, frame)
     try:
