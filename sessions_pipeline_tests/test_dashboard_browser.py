@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +13,7 @@ from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.friends import resolve_friends
 from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.store import store_sessions
+from sessions_pipeline_tests.dashboard_server import dashboard_server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,18 +26,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_SECONDS = 90
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(),
     reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium); never downloaded",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -51,39 +40,8 @@ def served(demo_root: Path, tmp_path: Path) -> Iterator[str]:
     jgtm = app_root.player("JGtm")
     friends = resolve_friends(app_root, jgtm).xuids
     store_sessions(jgtm.db_path, SessionParameters(friends_xuids=friends))
-    port = free_port()
-    log = (tmp_path / "dashboard.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("sessions-pipeline")),
-            "dashboard",
-            "--root",
-            str(demo_root),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"no dashboard: {(tmp_path / 'dashboard.log').read_text()}")
-            time.sleep(0.2)
+    with dashboard_server(demo_root, tmp_path / "dashboard.log", free_port()) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_dashboard_shows_the_newest_session_and_the_chart_in_chromium(
