@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -26,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Where the browser tests leave what Chromium showed, to look at after a run.
+SCREENSHOTS = Path(tempfile.gettempdir())
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(),
@@ -73,5 +77,35 @@ def test_the_dashboard_shows_the_newest_session_and_the_chart_in_chromium(
             # One point per session, plus a ring around each session not all stored.
             assert points.count() >= sessions["session_id"].n_unique()
             assert "player=JGtm" in page.url
+        finally:
+            browser.close()
+
+
+def test_a_link_with_html_and_a_path_trick_shows_the_message_as_text_in_chromium(
+    served: str,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # A path out of the root, HTML, and a blank line that would end the message's code
+    # span and let a Markdown link render, if it were not escaped.
+    value = "../<b>x</b><script>alert(1)</script>\n\n[a](http://x.invalid)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{served}/?player={quote(value, safe='')}", timeout=60_000)
+            alert = page.locator('[data-testid="stAlert"]').filter(has_text="The link asks for")
+            alert.wait_for(timeout=60_000)
+            page.get_by_role("combobox", name="Session").wait_for(timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-link-to-no-player.png"))
+            assert r"../<b>x</b><script>alert(1)</script>\n\n[a](http://x.invalid)" in (
+                alert.inner_text()
+            )
+            assert alert.locator("b, script, a, img").count() == 0
+            assert page.locator("script", has_text="alert(1)").count() == 0
+            assert dialogs == []
+            assert page.url.endswith("?player=Chocoboflor")
         finally:
             browser.close()
