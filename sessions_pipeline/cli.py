@@ -62,6 +62,8 @@ _COUNTS = {
 _STORED = dg.AssetKey("stored_sessions")
 # Below this many players, starting worker processes costs more than it saves.
 PARALLEL_FROM_PLAYERS = 8
+# The dashboard has no login: it is served on this machine unless --address says otherwise.
+LOCAL_ADDRESS = "127.0.0.1"
 
 console = Console()
 errors = Console(stderr=True)
@@ -184,6 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--port", type=_positive_int, default=8501, metavar="N", help="port (default: %(default)s)"
     )
+    dashboard.add_argument(
+        "--address",
+        type=_address,
+        default=LOCAL_ADDRESS,
+        metavar="ADDR",
+        help="address to serve on (default: %(default)s, this machine only: the page has no login)",
+    )
     dashboard.set_defaults(command=_dashboard)
     return parser
 
@@ -206,6 +215,13 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
     return value
+
+
+def _address(text: str) -> str:
+    # Streamlit reads an empty server.address as every interface: never by accident.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; say 0.0.0.0 to serve on every interface")
+    return text.strip()
 
 
 def _root(option: Path | None) -> AppRoot:
@@ -309,8 +325,11 @@ def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
     """Become `streamlit run` on the page, so Ctrl-C and a kill reach the server itself.
 
     It runs in the root, whose .streamlit/config.toml (if any) gives the theme; headless
-    and no usage statistics are set here too, for roots without one.
+    and no usage statistics are set here too, for roots without one. The address is always
+    given on the command line, which wins over a config file or STREAMLIT_SERVER_ADDRESS:
+    the page has no login, so only `--address` may serve it beyond this machine.
     """
+    address = args.address
     page = Path(__file__).with_name("dashboard.py")
     command = [
         sys.executable,
@@ -318,6 +337,8 @@ def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
         "streamlit",
         "run",
         str(page),
+        "--server.address",
+        address,
         "--server.port",
         str(args.port),
         "--server.headless",
@@ -325,8 +346,17 @@ def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
         "--browser.gatherUsageStats",
         "false",
     ]
-    console.print(f"Dashboard of {escape(str(root.path))} on http://localhost:{args.port}")
+    host = f"[{address}]" if ":" in address else address  # an IPv6 address in a URL
+    console.print(f"Dashboard of {escape(str(root.path))} on http://{escape(host)}:{args.port}")
+    if address != LOCAL_ADDRESS:
+        errors.print(
+            f"[yellow]warning:[/yellow] the dashboard has no login: anyone who can reach "
+            f"{escape(host)}:{args.port} sees every player's history. Leave out --address "
+            f"to serve on {LOCAL_ADDRESS} (this machine only).",
+            soft_wrap=True,
+        )
     sys.stdout.flush()
+    sys.stderr.flush()
     os.chdir(root.path)
     os.execve(sys.executable, command, {**os.environ, HOME_ENV_VAR: str(root.path)})
 

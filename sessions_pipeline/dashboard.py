@@ -10,6 +10,7 @@ would disagree with every other reader of the file. The chosen player is in the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,10 @@ _REASON_COLOURS = {
     "?": "#E06C75",
 }
 _STORED_SHAPES = {STORED: "circle", PARTLY_STORED: "triangle-up", RECENT: "diamond"}
+# A URL value is echoed in a message at most this long; the rest is cut.
+URL_VALUE_SHOWN = 60
+# Control, format (bidi overrides, zero-width) and line/paragraph separator characters.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def file_version(path: Path) -> tuple[str, int, int, int, int]:
@@ -111,6 +116,17 @@ def _code(text: object) -> str:
     return f"{fence} {text} {fence}"
 
 
+def _from_url(value: str) -> str:
+    """A value from the URL as a message shows it: cut to URL_VALUE_SHOWN characters (anyone
+    can send a link), invisible and control characters as escapes (a blank line would end
+    the code span and let the rest render as Markdown, a link or an image)."""
+    cut = value[:URL_VALUE_SHOWN]
+    shown = "".join(
+        ascii(ch)[1:-1] if unicodedata.category(ch) in _ESCAPED_CATEGORIES else ch for ch in cut
+    )
+    return shown + ("…" if len(value) > URL_VALUE_SHOWN else "")
+
+
 def _local(column: str, time_zone: str) -> pl.Expr:
     """A naive UTC column as naive wall-clock time in the labels' zone, for display."""
     return (
@@ -132,10 +148,12 @@ def _choose_player(gamertags: Sequence[str], root: AppRoot) -> str:
         if found:
             index = list(gamertags).index(found[0])
         else:
-            st.error(
-                f"The link asks for player {_code(wanted)}, who is not in {_code(root.path)}. "
-                f"Showing {_code(gamertags[0])}; pick another player below."
+            asked = (
+                f"asks for player {_code(_from_url(wanted))}, who is not in {_code(root.path)}"
+                if wanted.strip()
+                else f"leaves {_code(PLAYER_PARAM + '=')} blank"
             )
+            st.error(f"The link {asked}. Showing {_code(gamertags[0])}; pick another player below.")
     chosen = st.selectbox("Player", gamertags, index=index, key=PLAYER_PARAM)
     st.query_params[PLAYER_PARAM] = chosen
     return chosen

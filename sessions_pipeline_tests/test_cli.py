@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,14 @@ import pytest
 from sessions_pipeline.app_root import HOME_ENV_VAR
 from sessions_pipeline.cli import main
 from sessions_pipeline.demo import DEMO_PLAYERS
+from sessions_pipeline_tests.dashboard_server import (
+    PROC_NET_TCP,
+    answers,
+    dashboard_server,
+    free_port,
+    listening_addresses,
+    url_of,
+)
 from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
@@ -144,6 +153,7 @@ def test_an_unknown_player_fails_clearly(
         ["backfill"],
         ["backfill", "--all", "--gap-minutes", "0"],
         ["backfill", "--all", "--gap-minutes", "ninety"],
+        ["dashboard", "--address", ""],  # Streamlit would serve on every interface
     ],
 )
 def test_bad_arguments_are_refused_before_anything_runs(
@@ -239,3 +249,63 @@ def test_show_lists_sessions_newest_first_with_why_each_started(
     assert parameters["start_time_zone"] == ("Europe/Paris", "default")
     assert parameters["team_change_mode"] == ("friends", "default")
     assert parameters["friends_xuids"] == ("3 friends", "friends_defaults.json")
+
+
+linux_sockets = pytest.mark.skipif(
+    not PROC_NET_TCP[0].exists(), reason="reads the listening sockets from Linux's /proc/net"
+)
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@linux_sockets
+def test_the_dashboard_listens_on_this_machine_only(demo_root: Path, tmp_path: Path) -> None:
+    # A root's config cannot open it up: the command line's address wins.
+    (demo_root / ".streamlit" / "config.toml").write_text('[server]\naddress = "0.0.0.0"\n')
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+
+    with dashboard_server(demo_root, log, port) as url:
+        assert url == f"http://127.0.0.1:{port}"
+        assert listening_addresses(port) == {"127.0.0.1"}
+        # 127.0.0.2 is this machine too (all of 127/8 is): a socket on every interface
+        # would answer there.
+        assert not answers(url_of("127.0.0.2", port))
+
+    out = log.read_text()
+    assert f"Dashboard of {demo_root} on http://127.0.0.1:{port}\n" in out
+    assert "no login" not in out
+
+
+@linux_sockets
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.2",
+        pytest.param("::1", marks=pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6")),
+    ],
+)
+def test_dashboard_address_serves_there_and_warns_that_the_page_has_no_login(
+    demo_root: Path, tmp_path: Path, address: str
+) -> None:
+    port = free_port()
+    log = tmp_path / "dashboard.log"
+
+    with dashboard_server(demo_root, log, port, address) as url:
+        assert listening_addresses(port) == {address}
+        assert not answers(url_of("127.0.0.1", port))
+
+    out = log.read_text()
+    host = url.removeprefix("http://")
+    assert f"Dashboard of {demo_root} on {url}\n" in out
+    assert (
+        f"warning: the dashboard has no login: anyone who can reach {host} sees every "
+        "player's history. Leave out --address to serve on 127.0.0.1 (this machine only)."
+    ) in out

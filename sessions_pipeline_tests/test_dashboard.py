@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -304,6 +305,84 @@ def test_an_unknown_player_in_the_url_is_a_message(
     assert "not in" in messages(app)
     assert app.selectbox(key="player").value == "Chocoboflor"
     assert len(sessions_shown(app)) > 0
+
+
+# URL values that are no player of the root, and how the message must show each: in a
+# code span, as text, cut after 60 characters, invisible characters as escapes.
+NOT_A_PLAYER = {
+    "parent": ("../x", "` ../x `"),
+    "dot-dot": ("..", "` .. `"),
+    "absolute": ("/etc/passwd", "` /etc/passwd `"),
+    "climbing": ("a/../../b", "` a/../../b `"),
+    "backslashes": ("..\\..\\x", "` ..\\..\\x `"),
+    "drive": ("C:x", "` C:x `"),
+    "10-kb": ("a" * 10_240, f"` {'a' * dashboard.URL_VALUE_SHOWN}… `"),
+    "script": ("<script>alert(1)</script>", "` <script>alert(1)</script> `"),
+    "bold": ("<b>x</b>", "` <b>x</b> `"),
+    "backticks": ("`` <b>x</b>", "``` `` <b>x</b> ```"),
+    "blank-line-then-markdown": (
+        "x\n\n[a](http://x.invalid) ![i](http://x.invalid/i.png)",
+        "` x\\n\\n[a](http://x.invalid) ![i](http://x.invalid/i.png) `",
+    ),
+    "control": ("\x00\x1b[31m\u202eA\u2028", "` \\x00\\x1b[31m\\u202eA\\u2028 `"),
+    "empty": ("", "The link leaves ` player= ` blank."),
+    "spaces": ("   ", "The link leaves ` player= ` blank."),
+    "another-title": ("Master Chief", "` Master Chief `"),
+}
+
+
+@pytest.mark.parametrize(("value", "shown"), NOT_A_PLAYER.values(), ids=NOT_A_PLAYER.keys())
+def test_a_link_to_no_player_is_a_message_that_shows_the_value_as_text(
+    demo_root: Path, monkeypatch: pytest.MonkeyPatch, value: str, shown: str
+) -> None:
+    app = page(demo_root, monkeypatch, player=value)
+
+    assert_no_exception(app)
+    [error] = app.error
+    message = str(error.value)
+    assert shown in message
+    assert message.startswith("The link ")
+    assert message.endswith("Showing ` Chocoboflor `; pick another player below.")
+    # Bounded whatever the link holds, and nothing invisible or line-breaking in it.
+    assert len(message) < 200 + len(str(demo_root))
+    assert all(character.isprintable() for character in message)
+    assert app.selectbox(key="player").value == "Chocoboflor"
+    assert app.query_params["player"] == "Chocoboflor"
+    assert len(sessions_shown(app)) > 0
+
+
+def file_times(path: Path) -> tuple[int, int]:
+    """Modification and access times: a read moves the access time (on relatime, Linux's
+    default, as soon as it is older than the modification time)."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_atime_ns
+
+
+@pytest.mark.parametrize(
+    "trick",
+    ["../../../outside", "JGtm/../../../../outside", "{outside}"],
+)
+def test_a_link_never_opens_a_player_file_outside_the_root(
+    demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trick: str
+) -> None:
+    # A real player file where data/players/<trick>/stats.duckdb would land, if joined.
+    outside = tmp_path / "outside" / "stats.duckdb"
+    outside.parent.mkdir()
+    content = AppRoot(demo_root).player("JGtm").db_path.read_bytes()
+    outside.write_bytes(content)
+    modified = outside.stat().st_mtime_ns
+    os.utime(outside, ns=(modified - 3_600 * 10**9, modified))
+    before = file_times(outside)
+    trick = trick.format(outside=outside.parent)
+    assert (AppRoot(demo_root).players_dir / trick / "stats.duckdb").resolve() == outside
+
+    app = page(demo_root, monkeypatch, player=trick)
+
+    assert_no_exception(app)
+    assert "who is not in" in messages(app)
+    assert app.selectbox(key="player").value == "Chocoboflor"
+    assert file_times(outside) == before  # before reading it here, which moves them
+    assert outside.read_bytes() == content
 
 
 def test_a_broken_profiles_file_is_a_message(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -18,6 +15,7 @@ from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.friends import resolve_friends
 from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.store import store_sessions
+from sessions_pipeline_tests.dashboard_server import dashboard_server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,18 +28,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_SECONDS = 90
+# Where the browser tests leave what Chromium showed, to look at after a run.
+SCREENSHOTS = Path(tempfile.gettempdir())
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(),
     reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium); never downloaded",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -51,39 +44,8 @@ def served(demo_root: Path, tmp_path: Path) -> Iterator[str]:
     jgtm = app_root.player("JGtm")
     friends = resolve_friends(app_root, jgtm).xuids
     store_sessions(jgtm.db_path, SessionParameters(friends_xuids=friends))
-    port = free_port()
-    log = (tmp_path / "dashboard.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("sessions-pipeline")),
-            "dashboard",
-            "--root",
-            str(demo_root),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"no dashboard: {(tmp_path / 'dashboard.log').read_text()}")
-            time.sleep(0.2)
+    with dashboard_server(demo_root, tmp_path / "dashboard.log", free_port()) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_dashboard_shows_the_newest_session_and_the_chart_in_chromium(
@@ -115,5 +77,35 @@ def test_the_dashboard_shows_the_newest_session_and_the_chart_in_chromium(
             # One point per session, plus a ring around each session not all stored.
             assert points.count() >= sessions["session_id"].n_unique()
             assert "player=JGtm" in page.url
+        finally:
+            browser.close()
+
+
+def test_a_link_with_html_and_a_path_trick_shows_the_message_as_text_in_chromium(
+    served: str,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # A path out of the root, HTML, and a blank line that would end the message's code
+    # span and let a Markdown link render, if it were not escaped.
+    value = "../<b>x</b><script>alert(1)</script>\n\n[a](http://x.invalid)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(f"{served}/?player={quote(value, safe='')}", timeout=60_000)
+            alert = page.locator('[data-testid="stAlert"]').filter(has_text="The link asks for")
+            alert.wait_for(timeout=60_000)
+            page.get_by_role("combobox", name="Session").wait_for(timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-link-to-no-player.png"))
+            assert r"../<b>x</b><script>alert(1)</script>\n\n[a](http://x.invalid)" in (
+                alert.inner_text()
+            )
+            assert alert.locator("b, script, a, img").count() == 0
+            assert page.locator("script", has_text="alert(1)").count() == 0
+            assert dialogs == []
+            assert page.url.endswith("?player=Chocoboflor")
         finally:
             browser.close()
