@@ -22,6 +22,9 @@ from sessions_pipeline.errors import (
 HOME_ENV_VAR = "SESSIONS_PIPELINE_HOME"
 PLAYER_DB_NAME = "stats.duckdb"
 
+# The longest file name most file systems take; an Xbox gamertag is at most 16 characters
+# (a suffix included), so anything longer is no player, and opening it would be an OSError.
+MAX_NAME_BYTES = 255
 # Path separators of every platform, and ':' which makes "C:x" a drive path on Windows.
 _FORBIDDEN_CHARACTERS = frozenset("/\\:")
 # Control characters (Cc) and line/paragraph separators: invisible in a UI, and refused
@@ -40,6 +43,10 @@ def validate_gamertag(name: str) -> str:
         raise UnsafeGamertagError(f"gamertag must be a string, got {type(name).__name__}")
     if not name.strip():
         raise UnsafeGamertagError(f"gamertag {name!r} is blank")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UnsafeGamertagError(
+            f"gamertag {name[:40]!r}… is {len(name)} characters long: no folder can be named so"
+        )
     # Windows drops trailing dots and spaces from a folder name, so ".. " is ".." there.
     if not name.strip(". "):
         raise UnsafeGamertagError(f"gamertag {name!r} is a relative path, not a name")

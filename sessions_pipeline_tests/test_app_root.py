@@ -53,7 +53,7 @@ def test_a_non_string_gamertag_is_refused() -> None:
         validate_gamertag(None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["..", "a/b", "a\\b", "\x00", ""])
+@pytest.mark.parametrize("name", ["..", "a/b", "a\\b", "\x00", "", "a" * 10_240, "é" * 128])
 def test_player_refuses_unsafe_names_before_reading_any_file(tmp_path: Path, name: str) -> None:
     # A broken profiles file would raise ConfigFileError if it were read first.
     (tmp_path / "db_profiles.json").write_text("{not json", encoding="utf-8")
