@@ -62,7 +62,8 @@ class PlayerOverview:
         """Where each parameter shown came from: the last store's own record of it."""
         if self.recorded is None:
             return dict.fromkeys(PARAMETER_NAMES, "default (never stored)")
-        return {name: self.recorded.sources.get(name, OLDER_STORE) for name in PARAMETER_NAMES}
+        recorded = self.recorded.sources or {}
+        return {name: recorded.get(name, OLDER_STORE) for name in PARAMETER_NAMES}
 
     @property
     def stored_matches(self) -> int:

@@ -300,3 +300,23 @@ def connection_time_zone(time_zone: str) -> Iterator[None]:
             yield
     finally:
         time.tzset()
+
+
+def with_ranked(matches: Sequence[Match], ranked: dict[str, bool | None]) -> pl.DataFrame:
+    """A v4 `match_stats` frame of these matches, each with its `is_ranked`."""
+    flags = [ranked.get(match_id) for match_id, _, _ in matches]
+    return matches_frame(matches).with_columns(is_ranked=pl.Series(flags, dtype=pl.Boolean))
+
+
+def stored_by_id(path: Path) -> dict[str, tuple[int, str]]:
+    """`match_id -> (session_id, session_label)` of every row holding a stored session."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.sql(
+            "SELECT match_id, CAST(session_id AS BIGINT), session_label FROM match_stats "
+            "WHERE session_id IS NOT NULL"
+        ).fetchall()
+    return {match_id: (session_id, label) for match_id, session_id, label in rows}
+
+
+def by_id(reference: Sequence[tuple]) -> dict[str, tuple[int, str]]:
+    return {match_id: (session_id, label) for match_id, _, session_id, label, _ in reference}

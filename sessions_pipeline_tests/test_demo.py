@@ -15,6 +15,7 @@ import polars as pl
 import polars.selectors as cs
 import pytest
 
+from sessions_pipeline import load_sessions
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.demo import (
     DEMO_PLAYERS,
@@ -24,6 +25,8 @@ from sessions_pipeline.demo import (
     friends_defaults_text,
     generate_demo_matches,
 )
+from sessions_pipeline.friends import resolve_friends
+from sessions_pipeline.rules import SessionParameters
 from sessions_pipeline.sql.levelup_schema import (
     create_match_stats,
     create_v4_player_tables,
@@ -31,6 +34,7 @@ from sessions_pipeline.sql.levelup_schema import (
     match_stats_spec,
     read_table,
 )
+from sessions_pipeline.store import StoreOptions, store_sessions
 from sessions_pipeline_tests.levelup_files import (
     DEMO_NOW,
     append_matches,
@@ -386,3 +390,38 @@ def test_make_player_file_creates_only_the_tables_given(tmp_path: Path) -> None:
         start + timedelta(minutes=200)
     )
     assert "session_id" not in stats.columns
+
+
+def test_the_demo_reads_as_the_clock_did_across_both_clock_changes(demo_root: Path) -> None:
+    """Its files hold Paris wall clock, as the sync writes them: a session played through
+    the spring-forward night is one session, whose label skips the hour that never was,
+    and the autumn night's session is labelled as the clock read then."""
+    app_root = AppRoot(demo_root)
+    jgtm = app_root.player("JGtm")
+    friends = resolve_friends(app_root, jgtm).xuids
+    store_sessions(
+        jgtm.db_path, SessionParameters(friends_xuids=friends), StoreOptions(now=DEMO_NOW)
+    )
+    labels = load_sessions(jgtm.db_path, now=DEMO_NOW)["session_label"].unique().to_list()
+
+    spring = [label for label in labels if label.startswith("30/03/2025 01:")]
+    assert len(spring) == 1, labels
+    first, last = spring[0][11:16], spring[0][17:22]
+    assert first < "02:00" and last >= "03:00", spring  # 02:00-03:00 never happened
+    assert any(label.startswith("26/10/2025 01:") for label in labels)
+    with player_db(demo_root, "JGtm") as con:
+        [(wall_hours,)] = con.sql(
+            "SELECT count(*) FROM match_stats WHERE start_time >= '2025-03-30 02:00' "
+            "AND start_time < '2025-03-30 03:00'"
+        ).fetchall()
+    assert wall_hours == 0, "a wall clock never reads the skipped hour"
+
+
+def test_the_demo_has_ranked_and_social_evenings_the_ranked_split_cuts(demo_root: Path) -> None:
+    """`is_ranked` varies within evenings, so LevelUp's ranked split has something to cut."""
+    jgtm = AppRoot(demo_root).player("JGtm")
+    plain = load_sessions(jgtm.db_path, now=DEMO_NOW)
+    split = load_sessions(jgtm.db_path, split_on_ranked_change=True, now=DEMO_NOW)
+    assert split["session_id"].max() > plain["session_id"].max()
+    ranked = tables_of(demo_root, "JGtm")["match_stats"]["is_ranked"]
+    assert 0.1 < ranked.mean() < 0.9

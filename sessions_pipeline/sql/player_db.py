@@ -354,6 +354,7 @@ def read_recorded_parameters(con: duckdb.DuckDBPyConnection) -> RecordedParamete
     except duckdb.CatalogException:
         return None
     names = [name for name in _RECORDED_COLUMNS if name not in ("forced", "include_recent")]
+    present.add("rowid")  # a table's pseudo-column: insertion order breaks `stored_at` ties
     selected = ", ".join(
         name if name in present else f"NULL AS {name}"
         for name in ["stored_at", "rowid", *names[1:]]
