@@ -51,17 +51,17 @@ from sessions_pipeline.rules import (
 )
 from sessions_pipeline.run_config import sessions_run_config
 from sessions_pipeline.sql import lookups, player_db
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 from sessions_pipeline.store import StoreOptions, store_sessions
 
-Stage = Callable[[duckdb.DuckDBPyConnection], object]
+Stage = Callable[[PlayerFile], object]
 
 # The child of the memory stages: the steps of load_sessions on a never-stored file.
 _MEMORY_CHILD = """
 import sys
 from pathlib import Path
 from synthetic import FRIEND_XUIDS, NOW
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import open_player_file
 from sessions_pipeline.reader import read_session_rows, replay_parameters
 from sessions_pipeline.sql import player_db
 
@@ -71,11 +71,11 @@ def report(stage):
     print(f"| {stage} | {rss} MiB | {peak} MiB |")
 
 report("imports")
-with open_player_db(Path(sys.argv[1]), read_only=True) as con:
+with open_player_file(Path(sys.argv[1]), read_only=True) as file:
     report("file opened")
-    recorded = player_db.read_recorded_parameters(con)
+    recorded = player_db.read_recorded_parameters(file.con)
     params = replay_parameters(recorded, friends_xuids=FRIEND_XUIDS)
-    rows = read_session_rows(con, recorded, params, now=NOW)
+    rows = read_session_rows(file, recorded, params, now=NOW)
     report("read: signatures into friend flags, then ids and start times")
 report("file closed")
 sessions = rows.sessions()
@@ -100,8 +100,8 @@ def stage_table(
 
     def fresh(stage: Stage) -> Callable[[], object]:
         def run() -> object:
-            with open_player_db(db, read_only=True) as con:
-                return stage(con)
+            with open_player_file(db, read_only=True) as file:
+                return stage(file)
 
         return run
 
@@ -115,7 +115,7 @@ def stage_table(
         *stages,
         whole_name,
     ]
-    times = best_times(repeats, fresh(lambda con: None), bare, *map(fresh, stages.values()), whole)
+    times = best_times(repeats, fresh(lambda file: None), bare, *map(fresh, stages.values()), whole)
     base = times[0]
     return [
         f"| {name} | {seconds * 1000:.1f} ms | +{(seconds - base) * 1000:.1f} ms |"
@@ -130,25 +130,25 @@ def rules_breakdown(work: Path, sizes: Sizes) -> list[str]:
     flags = teammate_columns(params)
     zone = params.start_time_zone
 
-    def read(con: duckdb.DuckDBPyConnection, teammates: list = flags) -> object:
+    def read(file: PlayerFile, teammates: list = flags) -> object:
         return player_db.read_timeline(
-            con, start_time_zone=zone, with_stored=False, teammates=teammates
+            file, start_time_zone=zone, with_stored=False, teammates=teammates
         ).frame
 
-    with duckdb.connect(str(db), read_only=True) as con:
-        timeline = read(con)
+    with open_player_file(db, read_only=True) as file:
+        timeline = read(file)
     ids = compute_sessions(timeline, params, with_break_reasons=False)
     stages: dict[str, Stage] = {
-        "parameters + stored-id check": lambda con: (
-            player_db.read_recorded_parameters(con),
-            player_db.has_stored_sessions(con),
+        "parameters + stored-id check": lambda file: (
+            player_db.read_recorded_parameters(file.con),
+            player_db.has_stored_sessions(file),
         ),
-        "read without friend flags (signatures kept)": lambda con: read(con, []),
+        "read without friend flags (signatures kept)": lambda file: read(file, []),
         "read with friend flags (signatures dropped)": read,
-        "rules on the read timeline: ids and labels": lambda con: compute_sessions(
+        "rules on the read timeline: ids and labels": lambda file: compute_sessions(
             timeline, params, with_break_reasons=False
         ),
-        "of which labels": lambda con: label_sessions(ids, params.label_time_zone),
+        "of which labels": lambda file: label_sessions(ids, params.label_time_zone),
     }
     return [
         f"(a) {sizes.rules_matches:,} never-stored matches, friends mode",
@@ -169,26 +169,26 @@ def read_breakdown(work: Path, sizes: Sizes) -> list[str]:
     """(e): a stored file whose last matches are recent."""
     db = write_player_file(work / "read.duckdb", sizes.read_matches)
     store_sessions(db, replay_parameters(None, friends_xuids=FRIEND_XUIDS), StoreOptions(now=NOW))
-    with duckdb.connect(str(db), read_only=True) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    with open_player_file(db, read_only=True) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         params = replay_parameters(recorded)
-        rows = read_session_rows(con, recorded, params, now=NOW)
+        rows = read_session_rows(file, recorded, params, now=NOW)
     if rows.tail is None:
         raise RuntimeError("the read file has no recent match: nothing to recompute")
     since = rows.tail["start_time"][0]
     stages: dict[str, Stage] = {
-        "parameters": player_db.read_recorded_parameters,
-        "stored values": lambda con: player_db.read_timeline(
-            con, start_time_zone=params.start_time_zone, with_signatures=False
+        "parameters": lambda file: player_db.read_recorded_parameters(file.con),
+        "stored values": lambda file: player_db.read_timeline(
+            file, start_time_zone=params.start_time_zone, with_signatures=False
         ),
-        "the window's rows, with friend flags": lambda con: player_db.read_timeline(
-            con,
+        "the window's rows, with friend flags": lambda file: player_db.read_timeline(
+            file,
             start_time_zone=params.start_time_zone,
             since=since,
             teammates=teammate_columns(params),
         ),
-        "all the reads": lambda con: read_session_rows(con, recorded, params, now=NOW),
-        f"rules on the window ({len(rows.tail)} rows) and the concat": lambda con: rows.sessions(),
+        "all the reads": lambda file: read_session_rows(file, recorded, params, now=NOW),
+        f"rules on the window ({len(rows.tail)} rows) and the concat": lambda file: rows.sessions(),
     }
     return [
         f"(e) {sizes.read_matches:,} stored matches, a few recent",
@@ -202,29 +202,29 @@ def page_breakdown(work: Path, sizes: Sizes) -> list[str]:
     """(i): the page's read of a stored file whose last matches are recent."""
     db = write_player_file(work / "page.duckdb", sizes.read_matches)
     store_sessions(db, PARAMS, StoreOptions(now=NOW))
-    with open_player_db(db, read_only=True) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    with open_player_file(db, read_only=True) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         params = replay_parameters(recorded)
         sessions = read_session_rows(
-            con, recorded, params, now=NOW, with_scan_positions=True
+            file, recorded, params, now=NOW, with_scan_positions=True
         ).sessions()
-        reasons = overview.session_start_reasons(con, sessions, params)
+        reasons = overview.session_start_reasons(file, sessions, params)
     explained = sessions.select("session_id", "session_label", "start_time", "is_stored")
     stages: dict[str, Stage] = {
-        "load_sessions' reads and rules": lambda con: read_session_rows(
-            con, recorded, params, now=NOW
+        "load_sessions' reads and rules": lambda file: read_session_rows(
+            file, recorded, params, now=NOW
         ).sessions(),
-        "the same, with scan positions": lambda con: read_session_rows(
-            con, recorded, params, now=NOW, with_scan_positions=True
+        "the same, with scan positions": lambda file: read_session_rows(
+            file, recorded, params, now=NOW, with_scan_positions=True
         ).sessions(),
-        "why each session started": lambda con: overview.session_start_reasons(
-            con, sessions, params
+        "why each session started": lambda file: overview.session_start_reasons(
+            file, sessions, params
         ),
-        "of which one scan of the signatures": lambda con: player_db.read_rule_columns_of(
-            con, pl.Series([0])
+        "of which one scan of the signatures": lambda file: player_db.read_rule_columns_of(
+            file, pl.Series([0])
         ),
-        "the friends' gamertags": lambda con: lookups.gamertags_of(con, params.friends_xuids),
-        "one row per session": lambda con: summarize_sessions(
+        "the friends' gamertags": lambda file: lookups.gamertags_of(file.con, params.friends_xuids),
+        "one row per session": lambda file: summarize_sessions(
             explained.with_columns(break_reason=reasons), stored_matches="is_stored"
         ),
     }

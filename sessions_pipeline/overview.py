@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import stability_cutoff
@@ -28,7 +27,7 @@ from sessions_pipeline.rules import (
     summarize_sessions,
 )
 from sessions_pipeline.sql import lookups, player_db
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 OLDER_STORE = "stored by an older version (not recorded)"
 """The source of a value a store recorded before sources were: for the start-time zone,
@@ -82,16 +81,16 @@ class PlayerOverview:
 
 def read_overview(db_path: str | Path, *, now: datetime | None = None) -> PlayerOverview:
     """The player's sessions with the parameters recorded in its file (read-only)."""
-    with open_player_db(
+    with open_player_file(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
-    ) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    ) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         params = replay_parameters(recorded)
         timeline = read_session_rows(
-            con, recorded, params, now=now, with_scan_positions=True
+            file, recorded, params, now=now, with_scan_positions=True
         ).sessions()
-        reasons = session_start_reasons(con, timeline, params)
-        friend_gamertags = lookups.gamertags_of(con, params.friends_xuids)
+        reasons = session_start_reasons(file, timeline, params)
+        friend_gamertags = lookups.gamertags_of(file.con, params.friends_xuids)
     sessions = timeline.drop(player_db.SCAN_POSITION)
     stored = pl.col("stored_matches")
     summary = summarize_sessions(
@@ -122,7 +121,7 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
 
 
 def session_start_reasons(
-    con: duckdb.DuckDBPyConnection, sessions: pl.DataFrame, params: SessionParameters
+    file: PlayerFile, sessions: pl.DataFrame, params: SessionParameters
 ) -> pl.Series:
     """Why each session started, on its first match (null on the others).
 
@@ -146,7 +145,7 @@ def session_start_reasons(
     if not unexplained.is_empty():
         pairs = pl.concat([unexplained - 1, unexplained]).unique().sort()
         rows = player_db.read_rule_columns_of(
-            con,
+            file,
             sessions[player_db.SCAN_POSITION].gather(pairs),
             with_ranked=params.split_on_ranked_change,
         )

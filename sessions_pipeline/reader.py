@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import recompute_window, stability_cutoff
@@ -18,7 +17,7 @@ from sessions_pipeline.rules import (
     teammate_columns,
 )
 from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 READ_LOCK_TIMEOUT_SECONDS = 10.0
 
@@ -43,10 +42,10 @@ def load_sessions(
     and not moved by a late match the next store will repair). The file is let go before
     the tail is computed: a store waits less, and DuckDB's memory is freed first.
     """
-    with open_player_db(
+    with open_player_file(
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
-    ) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    ) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         params = replay_parameters(
             recorded,
             friends_xuids=friends_xuids,
@@ -56,7 +55,7 @@ def load_sessions(
             split_on_ranked_change=split_on_ranked_change,
             team_change_mode=team_change_mode,
         )
-        rows = read_session_rows(con, recorded, params, now=now)
+        rows = read_session_rows(file, recorded, params, now=now)
     return rows.sessions()
 
 
@@ -98,7 +97,7 @@ class SessionRows:
 
 
 def read_session_rows(
-    con: duckdb.DuckDBPyConnection,
+    file: PlayerFile,
     recorded: player_db.RecordedParameters | None,
     params: SessionParameters,
     *,
@@ -117,9 +116,9 @@ def read_session_rows(
     columns = ("match_id", "start_time", "session_id", "session_label", *positions)
     # A file the pipeline never stored, and that holds no stored id, is recomputed whole,
     # without reading stored values (a stored file skips the check).
-    if recorded is None and not player_db.has_stored_sessions(con):
+    if recorded is None and not player_db.has_stored_sessions(file):
         whole = player_db.read_timeline(
-            con,
+            file,
             start_time_zone=params.start_time_zone,
             with_stored=False,
             with_ranked=params.split_on_ranked_change,
@@ -128,7 +127,7 @@ def read_session_rows(
         ).frame
         return SessionRows(whole.clear(), whole, None, params, 0, columns)
     stored = player_db.read_timeline(
-        con,
+        file,
         start_time_zone=params.start_time_zone,
         with_signatures=False,
         with_scan_positions=with_scan_positions,
@@ -151,7 +150,7 @@ def read_session_rows(
     since = stored["start_time"][window.start]
     # The rows of the window, as `stored` has them from its start on.
     tail = player_db.read_timeline(
-        con,
+        file,
         start_time_zone=params.start_time_zone,
         with_ranked=params.split_on_ranked_change,
         since=since,

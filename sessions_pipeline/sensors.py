@@ -30,7 +30,7 @@ from sessions_pipeline.planning import utc_naive_now
 from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
 from sessions_pipeline.run_config import RUN_CONFIG, replayed_rules, sessions_run_config
 from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import open_player_file
 from sessions_pipeline.store import StoredFile, read_recorded_parameters, read_stored_file
 
 FRIENDS_SENSOR_INTERVAL_SECONDS = 60
@@ -180,13 +180,13 @@ class _Stability:
 def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stability:
     """Crossing times are those of the instants the run will read: its start-time zone is
     the replayed one, else the root's settings, else the default."""
-    with open_player_db(
+    with open_player_file(
         db_path, read_only=True, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
-    ) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    ) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         rules = replayed_rules(recorded)
         zone = resolve_parameters(rules, settings, RUN_CONFIG).start_time_zone
-        frame = player_db.read_timeline(con, start_time_zone=zone, with_signatures=False).frame
+        frame = player_db.read_timeline(file, start_time_zone=zone, with_signatures=False).frame
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     stable_at = frame.filter(pl.col("stored_session_id").is_null())["start_time"] + timedelta(
         hours=stability_hours

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from sessions_pipeline.planning import (
@@ -25,8 +24,13 @@ from sessions_pipeline.rules import (
     compute_sessions,
 )
 from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
+from sessions_pipeline.sql.connection import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    attached_read_only,
+    open_player_db,
+)
 from sessions_pipeline.sql.player_db import RecordedParameters, TimelineRead
+from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 CALLER = "the caller of store_sessions"
 """The source recorded for parameters a library call gave without saying where from."""
@@ -102,17 +106,18 @@ def store_sessions(
     options = options or StoreOptions()
     now = utc_naive_now(options.now)
     cutoff = None if options.include_recent else stability_cutoff(now, options.stability_hours)
-    with open_player_db(
+    with open_player_file(
         db_path, read_only=options.dry_run, lock_timeout_seconds=options.lock_timeout_seconds
-    ) as con:
+    ) as file:
+        con = file.con
         con.begin()
         try:
             timeline = player_db.read_timeline(
-                con,
+                file,
                 start_time_zone=params.start_time_zone,
                 with_ranked=params.split_on_ranked_change,
             )
-            player_db.refuse_duplicate_match_ids(con)
+            player_db.refuse_duplicate_match_ids(file)
             recorded = player_db.read_recorded_parameters(con)
             new_parameters = recorded is not None and recorded.params != params
             plan = plan_store(
@@ -121,7 +126,7 @@ def store_sessions(
             given = dict(sources) if sources is not None else dict.fromkeys(PARAMETER_NAMES, CALLER)
             this_store = RecordedParameters(params, options.stability_hours, now, given)
             if not options.dry_run:
-                _write(con, plan.changes, this_store, recorded, options)
+                _write(file, plan.changes, this_store, recorded, options)
             con.commit()
         except BaseException:
             con.rollback()
@@ -156,22 +161,25 @@ def describe_changes(before: SessionParameters, after: SessionParameters) -> str
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection,
+    file: PlayerFile,
     changes: pl.DataFrame,
     this_store: RecordedParameters,
     recorded: RecordedParameters | None,
     options: StoreOptions,
 ) -> None:
     """Write the changed rows, and record the parameters when they produced something new."""
-    session_id_is_text = player_db.ensure_session_columns(con)
-    player_db.write_session_values(con, changes, session_id_is_text=session_id_is_text)
+    session_id_is_text = player_db.ensure_session_columns(file)
+    player_db.write_session_values(file, changes, session_id_is_text=session_id_is_text)
+    if file.warehouse is not None and player_db.has_session_summaries(file):
+        with attached_read_only(file.con, file.warehouse, options.lock_timeout_seconds) as shared:
+            player_db.refresh_session_summaries(file, shared, changes)
     same_parameters = recorded is not None and (
         recorded.params == this_store.params
         and recorded.stability_hours == this_store.stability_hours
     )
     if len(changes) or not same_parameters:
         player_db.record_parameters(
-            con,
+            file.con,
             this_store,
             forced=options.force,
             include_recent=options.include_recent,
@@ -238,9 +246,11 @@ def read_timeline(
 ) -> TimelineRead:
     """The player's matches with their stored values, read without blocking other readers,
     with what `params` asks of the file (its start-time zone, `is_ranked`)."""
-    with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
+    with open_player_file(
+        db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+    ) as file:
         return player_db.read_timeline(
-            con,
+            file,
             start_time_zone=params.start_time_zone,
             with_signatures=with_signatures,
             with_ranked=params.split_on_ranked_change,
@@ -267,12 +277,19 @@ class StoredFile:
 def read_stored_file(
     db_path: Path, *, lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> StoredFile | None:
-    """The stored state of this file, or None if no store ever changed it."""
+    """The stored state of this file, or None if no store ever changed it.
+
+    The parameters are read first, alone: most files a sensor asks about were never
+    stored, and a v5+ file's counts cost a join of the warehouse.
+    """
     with open_player_db(db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds) as con:
         recorded = player_db.read_recorded_parameters(con)
-        if recorded is None:
-            return None
-        stored_matches, sessions = player_db.count_stored(con)
+    if recorded is None:
+        return None
+    with open_player_file(
+        db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+    ) as file:
+        stored_matches, sessions = player_db.count_stored(file)
     return StoredFile(recorded, stored_matches, sessions)
 
 
@@ -301,13 +318,13 @@ def read_stored(
 ) -> StoredRead:
     """One read of the file for both checks (an open alone costs about 15 ms), its start
     times read as the last store read them (`start_time_zone` for a file never stored)."""
-    with open_player_db(db_path, read_only=True) as con:
-        recorded = player_db.read_recorded_parameters(con)
+    with open_player_file(db_path, read_only=True) as file:
+        recorded = player_db.read_recorded_parameters(file.con)
         replayed = (
             recorded.params if recorded else SessionParameters(start_time_zone=start_time_zone)
         )
         timeline = player_db.read_timeline(
-            con,
+            file,
             start_time_zone=replayed.start_time_zone,
             with_signatures=with_signatures,
             with_ranked=replayed.split_on_ranked_change,

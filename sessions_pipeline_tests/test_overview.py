@@ -15,17 +15,17 @@ from sessions_pipeline.overview import read_overview
 from sessions_pipeline.reader import replay_parameters
 from sessions_pipeline.rules import SessionParameters, compute_sessions
 from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.sql.player_file import open_player_file
 from sessions_pipeline.store import StoreOptions, store_sessions
 from sessions_pipeline_tests.levelup_files import DEMO_NOW, make_player_file, matches_at
 
 
 def full_recompute_reasons(db_path: Path) -> list[str | None]:
     """Why each session started, from the rules run over the whole timeline, oldest first."""
-    with open_player_db(db_path, read_only=True) as con:
-        params = replay_parameters(player_db.read_recorded_parameters(con))
+    with open_player_file(db_path, read_only=True) as file:
+        params = replay_parameters(player_db.read_recorded_parameters(file.con))
         timeline = player_db.read_timeline(
-            con,
+            file,
             start_time_zone=params.start_time_zone,
             with_ranked=params.split_on_ranked_change,
         ).frame

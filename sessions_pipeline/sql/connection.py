@@ -53,25 +53,8 @@ def open_player_db(
     database = duckdb.connect(":memory:") if own else _process_database()
     con = database.cursor()
     alias = f"player_{next(_ALIASES)}"
-    path = str(db_path).replace("'", "''")
-    mode = " (READ_ONLY)" if read_only else ""
-    deadline = time.monotonic() + lock_timeout_seconds
-    delay = _FIRST_RETRY_DELAY_SECONDS
     try:
-        while True:
-            try:
-                con.execute(f"ATTACH '{path}' AS {alias}{mode}")
-                break
-            except duckdb.IOException as error:
-                if not _is_lock_conflict(error):
-                    raise
-                if time.monotonic() + delay > deadline:
-                    raise PlayerFileLockedError(
-                        f"{db_path} stayed locked by another process for more than "
-                        f"{lock_timeout_seconds:g} s; nothing was written ({error})"
-                    ) from error
-                time.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY_SECONDS)
+        _attach(con, db_path, alias, read_only=read_only, lock_timeout_seconds=lock_timeout_seconds)
         con.execute(f"USE {alias}")
         try:
             yield con
@@ -81,6 +64,52 @@ def open_player_db(
         con.close()
         if own:
             database.close()
+
+
+@contextmanager
+def attached_read_only(
+    con: duckdb.DuckDBPyConnection, db_path: Path, lock_timeout_seconds: float
+) -> Iterator[str]:
+    """Another file (LevelUp's warehouse) attached read-only beside the player file, with
+    the same bounded wait for a writer's lock; yields its alias, detached afterwards."""
+    if not Path(db_path).is_file():
+        raise PlayerNotFoundError(f"{db_path} does not exist")
+    alias = f"shared_{next(_ALIASES)}"
+    _attach(con, Path(db_path), alias, read_only=True, lock_timeout_seconds=lock_timeout_seconds)
+    try:
+        yield alias
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DETACH {alias}")
+
+
+def _attach(
+    con: duckdb.DuckDBPyConnection,
+    db_path: Path,
+    alias: str,
+    *,
+    read_only: bool,
+    lock_timeout_seconds: float,
+) -> None:
+    """ATTACH, retrying while another process holds the file's lock, up to the deadline."""
+    path = str(db_path).replace("'", "''")
+    mode = " (READ_ONLY)" if read_only else ""
+    deadline = time.monotonic() + lock_timeout_seconds
+    delay = _FIRST_RETRY_DELAY_SECONDS
+    while True:
+        try:
+            con.execute(f"ATTACH '{path}' AS {alias}{mode}")
+            return
+        except duckdb.IOException as error:
+            if not _is_lock_conflict(error):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise PlayerFileLockedError(
+                    f"{db_path} stayed locked by another process for more than "
+                    f"{lock_timeout_seconds:g} s; nothing was written ({error})"
+                ) from error
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_DELAY_SECONDS)
 
 
 def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:

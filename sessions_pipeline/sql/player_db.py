@@ -1,7 +1,9 @@
 """The SQL of a player file's sessions: reading the timeline, writing sessions, parameters.
 
-Only `match_stats.session_id` / `session_label` and our own parameters table are ever
-written; every other column and table of a LevelUp file is left alone.
+Reads scan the file's timeline (`PlayerFile.relation`: `match_stats`, or a v5+ player's
+joined matches). Only `session_id` / `session_label` (of `match_stats`, or of
+`player_match_enrichment`) and our own parameters table are ever written; every other
+column and table of a LevelUp file is left alone, and the warehouse is never written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sessions_pipeline.rules import (
     in_timeline_order,
     wall_clock_to_utc,
 )
+from sessions_pipeline.sql.player_file import PlayerFile
 
 PARAMETERS_TABLE = "sessions_pipeline_parameters"
 SCAN_POSITION = "scan_position"
@@ -45,6 +48,8 @@ class TimelineRead:
     null_match_ids: int
     has_signatures: bool
     has_ranked: bool = False
+    layout: str = "v4"
+    orphan_enrichment_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,21 +64,14 @@ class RecordedParameters:
     `default`...); None for a store by older code, which recorded no sources."""
 
 
-def match_stats_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Column name -> type of `match_stats`; a file without it is not a player file.
-
-    Read from the binding of the table the queries use (no catalog query to run).
-    """
-    try:
-        table = con.table("match_stats")
-    except duckdb.CatalogException:
-        raise PlayerFileError(
-            "the file has no match_stats table: not a LevelUp player file"
-        ) from None
+def timeline_columns(file: PlayerFile) -> dict[str, str]:
+    """Column name -> type of the timeline the reads scan (from its binding: no catalog
+    query to run); one without a match id or a start time cannot be read."""
+    table = file.con.table(file.relation)
     columns = dict(zip(table.columns, map(str, table.types), strict=True))
     for required in ("match_id", "start_time"):
         if required not in columns:
-            raise PlayerFileError(f"match_stats has no {required} column")
+            raise PlayerFileError(f"{file.relation} has no {required} column")
     return columns
 
 
@@ -96,7 +94,7 @@ def _stored_id(columns: dict[str, str]) -> str:
 
 
 def read_timeline(
-    con: duckdb.DuckDBPyConnection,
+    file: PlayerFile,
     *,
     start_time_zone: str,
     with_signatures: bool = True,
@@ -122,7 +120,8 @@ def read_timeline(
     """
     if with_scan_positions and since is not None:
         raise ValueError("scan positions are those of a whole read, not of one since a time")
-    columns = match_stats_columns(con)
+    con, relation = file.con, file.relation
+    columns = timeline_columns(file)
     start_type = columns["start_time"]
     has_utc = UTC_START_COLUMN in columns
     has_signatures = "teammates_signature" in columns
@@ -148,13 +147,13 @@ def read_timeline(
         # Two scans of one table with no ORDER BY return its rows in the same order: DuckDB
         # preserves insertion order, and nobody writes while this connection is open.
         computed = _typed(
-            _query(con, f"SELECT {signature} AS teammates_signature FROM match_stats")
+            _query(con, f"SELECT {signature} AS teammates_signature FROM {relation}")
         ).select(teammates)
     elif with_signatures or teammates:
         selected.append(f"{signature} AS teammates_signature")
     # Sorted and filtered in Polars, where both cost less than in the query; the null
     # counts come free from the frame instead of from a second scan.
-    frame = _typed(_query(con, f"SELECT {', '.join(selected)} FROM match_stats{where}", params))
+    frame = _typed(_query(con, f"SELECT {', '.join(selected)} FROM {relation}{where}", params))
     frame = _with_instants(frame, start_time_zone, aware=_is_aware(start_type))
     if with_scan_positions:
         frame = frame.with_row_index(SCAN_POSITION)
@@ -174,6 +173,8 @@ def read_timeline(
         null_match_ids=null_match_ids,
         has_signatures=has_signatures,
         has_ranked=has_ranked,
+        layout=file.layout,
+        orphan_enrichment_rows=file.orphan_enrichment_rows,
     )
 
 
@@ -207,7 +208,7 @@ def _with_instants(frame: pl.DataFrame, start_time_zone: str, *, aware: bool) ->
 
 
 def read_rule_columns_of(
-    con: duckdb.DuckDBPyConnection, positions: pl.Series, *, with_ranked: bool = False
+    file: PlayerFile, positions: pl.Series, *, with_ranked: bool = False
 ) -> pl.DataFrame:
     """The `teammates_signature` (and `is_ranked`) of these rows (by `SCAN_POSITION`).
 
@@ -217,7 +218,7 @@ def read_rule_columns_of(
     return its rows in one order (DuckDB preserves insertion order); the file must not
     have changed since the read that gave the positions (same open).
     """
-    columns = match_stats_columns(con)
+    columns = timeline_columns(file)
     selected = [
         "CAST(teammates_signature AS VARCHAR) AS teammates_signature"
         if "teammates_signature" in columns
@@ -225,7 +226,7 @@ def read_rule_columns_of(
     ]
     if with_ranked and RANKED_COLUMN in columns:
         selected.append(f"CAST({RANKED_COLUMN} AS BOOLEAN) AS {RANKED_COLUMN}")
-    scanned = _query(con, f"SELECT {', '.join(selected)} FROM match_stats")
+    scanned = _query(file.con, f"SELECT {', '.join(selected)} FROM {file.relation}")
     return scanned[positions]
 
 
@@ -251,68 +252,156 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(casts) if casts else frame
 
 
-def refuse_duplicate_match_ids(con: duckdb.DuckDBPyConnection) -> None:
+def refuse_duplicate_match_ids(file: PlayerFile) -> None:
     """Sessions are written by match_id: two rows sharing one would get one value for both."""
-    duplicates = con.sql(
-        "SELECT match_id, count(*) FROM match_stats WHERE match_id IS NOT NULL "
+    duplicates = file.con.sql(
+        f"SELECT match_id, count(*) FROM {file.relation} WHERE match_id IS NOT NULL "
         "GROUP BY match_id HAVING count(*) > 1 ORDER BY match_id LIMIT 3"
     ).fetchall()
     if duplicates:
         examples = ", ".join(f"{match_id!r} x{count}" for match_id, count in duplicates)
         raise PlayerFileError(
-            f"match_stats holds duplicate match_id rows ({examples}); remove the duplicates "
-            "(the sync should keep one row per match) and run again — nothing was written"
+            f"{file.written_table} holds duplicate match_id rows ({examples}); remove the "
+            "duplicates (the sync should keep one row per match) and run again — nothing "
+            "was written"
         )
 
 
-def has_stored_sessions(con: duckdb.DuckDBPyConnection) -> bool:
+def has_stored_sessions(file: PlayerFile) -> bool:
     """Whether any row holds a readable stored session id (stops at the first one)."""
-    stored_id = _stored_id(match_stats_columns(con))
-    [(found,)] = con.sql(
-        f"SELECT EXISTS (SELECT 1 FROM match_stats WHERE {stored_id} IS NOT NULL)"
+    stored_id = _stored_id(timeline_columns(file))
+    [(found,)] = file.con.sql(
+        f"SELECT EXISTS (SELECT 1 FROM {file.relation} WHERE {stored_id} IS NOT NULL)"
     ).fetchall()
     return found
 
 
-def count_stored(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+def count_stored(file: PlayerFile) -> tuple[int, int]:
     """Matches (with a start time) holding a stored session id, and the sessions they form."""
-    columns = match_stats_columns(con)
+    columns = timeline_columns(file)
     stored_id = _stored_id(columns)
     has_start = "start_time IS NOT NULL"
     if UTC_START_COLUMN in columns:
         has_start += f" OR {UTC_START_COLUMN} IS NOT NULL"
-    [(matches, sessions)] = con.sql(
-        f"SELECT count({stored_id}), count(DISTINCT {stored_id}) FROM match_stats WHERE {has_start}"
+    [(matches, sessions)] = file.con.sql(
+        f"SELECT count({stored_id}), count(DISTINCT {stored_id}) FROM {file.relation} "
+        f"WHERE {has_start}"
     ).fetchall()
     return matches, sessions
 
 
-def ensure_session_columns(con: duckdb.DuckDBPyConnection) -> bool:
+def ensure_session_columns(file: PlayerFile) -> bool:
     """Add the session columns when missing (never retype: v4 files have a VARCHAR id).
 
-    Returns whether `session_id` holds text, which decides how ids are written.
+    Returns whether `session_id` holds text, which decides how ids are written (v5+
+    always: LevelUp declares it VARCHAR).
     """
-    con.execute("ALTER TABLE match_stats ADD COLUMN IF NOT EXISTS session_id INTEGER")
-    con.execute("ALTER TABLE match_stats ADD COLUMN IF NOT EXISTS session_label VARCHAR")
-    session_id_type = match_stats_columns(con)["session_id"].upper()
-    return session_id_type in {"VARCHAR", "TEXT", "STRING"}
+    table, id_type = file.written_table, "INTEGER" if file.is_v4 else "VARCHAR"
+    con = file.con
+    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS session_id {id_type}")
+    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS session_label VARCHAR")
+    written = con.table(table)
+    session_id_type = str(written.types[written.columns.index("session_id")])
+    return session_id_type.upper() in {"VARCHAR", "TEXT", "STRING"}
 
 
 def write_session_values(
-    con: duckdb.DuckDBPyConnection, changes: pl.DataFrame, *, session_id_is_text: bool
+    file: PlayerFile, changes: pl.DataFrame, *, session_id_is_text: bool
 ) -> None:
-    """One set-based UPDATE for every changed row (`match_id`, `session_id`, `session_label`)."""
+    """Set-based writes of every changed row (`match_id`, `session_id`, `session_label`).
+
+    v4: one UPDATE of `match_stats`. v5+: one UPDATE of the enrichment rows there are,
+    and one INSERT of those a stable match lacks (their other columns take their
+    defaults); no other column of an existing row is touched.
+    """
     if changes.is_empty():
         return
+    con, table = file.con, file.written_table
     new_id = "CAST(c.session_id AS VARCHAR)" if session_id_is_text else "c.session_id"
     con.register(_CHANGES_VIEW, changes.select("match_id", "session_id", "session_label"))
     try:
         con.execute(
-            f"UPDATE match_stats SET session_id = {new_id}, session_label = c.session_label "
-            f"FROM {_CHANGES_VIEW} AS c WHERE match_stats.match_id = c.match_id"
+            f"UPDATE {table} SET session_id = {new_id}, session_label = c.session_label "
+            f"FROM {_CHANGES_VIEW} AS c WHERE {table}.match_id = c.match_id"
         )
+        if not file.is_v4:
+            con.execute(
+                f"INSERT INTO {table} (match_id, session_id, session_label) "
+                f"SELECT c.match_id, {new_id}, c.session_label FROM {_CHANGES_VIEW} AS c "
+                f"WHERE c.match_id NOT IN (SELECT match_id FROM {table})"
+            )
     finally:
         con.unregister(_CHANGES_VIEW)
+
+
+SESSION_SUMMARIES = "mv_session_stats"
+_SUMMARY_COLUMNS = (
+    "session_id, match_count, start_time, end_time, total_kills, total_deaths, "
+    "total_assists, kd_ratio, win_rate, avg_accuracy, avg_life_seconds, updated_at"
+)
+
+
+def refresh_session_summaries(file: PlayerFile, shared: str, changes: pl.DataFrame) -> int:
+    """Rebuild LevelUp's per-session summaries of the sessions a store changed.
+
+    LevelUp's pages read `mv_session_stats`, which its sync refreshes after a sync, not
+    after a sessions backfill (`src/data/repositories/_materialized_views.py`), so the
+    rows of every session id a store moved a match from or to are deleted and rebuilt
+    here, in the store's transaction, with LevelUp's own query (`_SESSION_STATS_INSERT_SQL`,
+    against the warehouse attached as `shared`). Returns the sessions rebuilt.
+    """
+    con = file.con
+    if changes.is_empty():
+        return 0
+    touched = (
+        pl.concat([changes["stored_session_id"], changes["session_id"]])
+        .drop_nulls()
+        .unique()
+        .cast(pl.String)
+        .to_list()
+    )
+    participants = _columns_of(con, f"{shared}.match_participants") or {}
+    accuracy, life = (
+        f"AVG(mp.{name})" if name in participants else "NULL"
+        for name in ("accuracy", "avg_life_seconds")
+    )
+    con.execute(
+        f"DELETE FROM {SESSION_SUMMARIES} WHERE session_id IN (SELECT unnest($ids))",
+        {"ids": touched},
+    )
+    con.execute(
+        f"""
+        INSERT INTO {SESSION_SUMMARIES} ({_SUMMARY_COLUMNS})
+        SELECT pme.session_id, COUNT(*), MIN(mr.start_time), MAX(mr.start_time),
+               SUM(mp.kills), SUM(mp.deaths), SUM(mp.assists),
+               CASE WHEN SUM(mp.deaths) > 0 THEN CAST(SUM(mp.kills) AS DOUBLE) / SUM(mp.deaths)
+                    ELSE SUM(mp.kills) END,
+               CASE WHEN COUNT(*) > 0
+                    THEN SUM(CASE WHEN mp.outcome = 2 THEN 1.0 ELSE 0.0 END) / COUNT(*)
+                    ELSE 0 END,
+               {accuracy}, {life}, CURRENT_TIMESTAMP
+        FROM player_match_enrichment AS pme
+        JOIN {shared}.match_participants AS mp
+          ON mp.match_id = pme.match_id AND mp.xuid = $xuid
+        JOIN {shared}.match_registry AS mr ON mr.match_id = pme.match_id
+        WHERE pme.session_id IN (SELECT unnest($ids))
+        GROUP BY pme.session_id
+        """,
+        {"ids": touched, "xuid": file.player_xuid},
+    )
+    return len(touched)
+
+
+def has_session_summaries(file: PlayerFile) -> bool:
+    """Whether the player file has LevelUp's `mv_session_stats` (v5+ files made by its sync)."""
+    return _columns_of(file.con, SESSION_SUMMARIES) is not None
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str] | None:
+    try:
+        return set(con.table(table).columns)
+    except duckdb.CatalogException:
+        return None
 
 
 _RECORDED_COLUMNS = {
