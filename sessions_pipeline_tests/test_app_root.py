@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sessions_pipeline.app_root import (
     validate_title,
     warehouse_path,
 )
+from sessions_pipeline.cli import main
 from sessions_pipeline.errors import (
     ConfigFileError,
     PlayerNotFoundError,
@@ -24,6 +26,7 @@ from sessions_pipeline.errors import (
     UnsafeGamertagError,
     WarehouseNotFoundError,
 )
+from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 
 
 def make_player_db(path: Path) -> Path:
@@ -583,3 +586,81 @@ def test_from_env_refuses_a_title_that_is_no_slug(
     monkeypatch.setenv("SESSIONS_PIPELINE_TITLE", "../halo_mcc")
     with pytest.raises(TitleError, match="not a title slug"):
         AppRoot.from_env()
+
+
+def make_mcc_player(root: Path, gamertag: str = "G") -> Path:
+    """A v4 player file of two sessions, in the MCC title of `root`."""
+    start = datetime(2026, 1, 10, 20, 0)
+    return make_player_file(
+        title_player(root, "halo_mcc", gamertag), matches_at(start, [0, 10, 300])
+    )
+
+
+@pytest.fixture
+def cli_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No run lands in a real DAGSTER_HOME, no variable chooses for the test, and tables
+    are wide enough not to wrap."""
+    for name in ("DAGSTER_HOME", "SESSIONS_PIPELINE_HOME", "SESSIONS_PIPELINE_TITLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.mark.usefixtures("cli_environment")
+def test_show_title_serves_that_titles_player(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_mcc_player(tmp_path)
+
+    status = main(["show", "--gamertag", "G", "--title", "halo_mcc", "--root", str(tmp_path)])
+
+    assert status == 0
+    assert "G: 2 sessions, newest first" in capsys.readouterr().out
+    assert main(["show", "--gamertag", "G", "--root", str(tmp_path)]) == 1
+    assert "player 'G': no profile" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_environment")
+def test_the_cli_takes_the_title_from_sessions_pipeline_title(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_mcc_player(tmp_path)
+    monkeypatch.setenv("SESSIONS_PIPELINE_TITLE", "halo_mcc")
+
+    assert main(["show", "--gamertag", "G", "--root", str(tmp_path)]) == 0
+    monkeypatch.setenv("SESSIONS_PIPELINE_HOME", str(tmp_path))
+    assert main(["show", "--gamertag", "G"]) == 0
+    assert capsys.readouterr().out.count("G: 2 sessions, newest first") == 2
+    # --title wins over the variable.
+    assert main(["show", "--gamertag", "G", "--title", "halo_infinite"]) == 1
+
+
+@pytest.mark.usefixtures("cli_environment")
+@pytest.mark.parametrize(
+    ("title", "problem"),
+    [("halo_5", "the titles of {root}: halo_infinite, halo_mcc"), ("Halo", "not a title slug")],
+)
+def test_the_cli_refuses_a_title_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], title: str, problem: str
+) -> None:
+    make_mcc_player(tmp_path)
+
+    status = main(["show", "--gamertag", "G", "--title", title, "--root", str(tmp_path)])
+
+    assert status == 1
+    assert problem.format(root=tmp_path) in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_environment")
+def test_backfill_title_stores_that_titles_player(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Dagster job is rebuilt from (root, title) in the run: the title must reach it.
+    db_path = make_mcc_player(tmp_path)
+
+    arguments = ["backfill", "--gamertag", "G", "--title", "halo_mcc", "--root", str(tmp_path)]
+    assert main(arguments) == 0
+
+    assert "1 ok, 0 failed" in capsys.readouterr().out
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        ids = con.sql("SELECT session_id FROM match_stats ORDER BY match_id").fetchall()
+    assert [int(session_id) for (session_id,) in ids] == [0, 0, 1]
