@@ -1,4 +1,4 @@
-"""The app root: where LevelUp keeps its profiles, player files and friends list.
+"""The app root: where LevelUp keeps its profiles, player files, warehouse and friends list.
 
 Everything is read from disk on each call, never cached: sensors ask again on every tick
 and must see a profile or a player folder as soon as it appears.
@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sessions_pipeline.errors import (
     ConfigFileError,
     PlayerNotFoundError,
     SessionsPipelineError,
+    TitleError,
     UnsafeGamertagError,
     WarehouseNotFoundError,
 )
 
 HOME_ENV_VAR = "SESSIONS_PIPELINE_HOME"
+TITLE_ENV_VAR = "SESSIONS_PIPELINE_TITLE"
+# LevelUp's first title: a classic root (data/players/) and a flat db_profiles.json are its.
+DEFAULT_TITLE = "halo_infinite"
 PLAYER_DB_NAME = "stats.duckdb"
+# The name LevelUp's sync writes since v6 first, then the older one.
+WAREHOUSE_DB_NAMES = ("shared_matches_v2.duckdb", "shared_matches.duckdb")
+# Only this exact string nests db_profiles.json by title (LevelUp's Go config): "3", 3.0,
+# "2.1" or no version at all is the flat format.
+PROFILES_V3 = "3.0"
 
 # The longest file name most file systems take; an Xbox gamertag is at most 16 characters
 # (a suffix included), so anything longer is no player, and opening it would be an OSError.
@@ -31,6 +41,56 @@ _FORBIDDEN_CHARACTERS = frozenset("/\\:")
 # Control characters (Cc) and line/paragraph separators: invisible in a UI, and refused
 # by Dagster in partition keys.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+_TITLE_SLUG = re.compile(rf"[a-z0-9_]{{1,{MAX_NAME_BYTES}}}")
+
+
+def validate_title(title: str) -> str:
+    """Return `title` if it is a slug such as `halo_infinite`.
+
+    It becomes the folder data/titles/<title>/, so nothing but a-z, 0-9 and _ is let in.
+    """
+    if not isinstance(title, str) or not _TITLE_SLUG.fullmatch(title):
+        raise TitleError(
+            f"title {title!r} is not a title slug: only a-z, 0-9 and _ (e.g. {DEFAULT_TITLE!r})"
+        )
+    return title
+
+
+def title_from_env() -> str:
+    """The title SESSIONS_PIPELINE_TITLE names, else the default one."""
+    return os.environ.get(TITLE_ENV_VAR, "").strip() or DEFAULT_TITLE
+
+
+def warehouse_path(player_db_path: Path | str) -> Path:
+    """The shared warehouse of a player file, found from its path as LevelUp finds it.
+
+    LevelUp (`get_shared_matches_path_from_player`) takes the folder above the path's first
+    `players` component as the data folder, so both data/players/<gamertag>/ and
+    data/titles/<slug>/players/<gamertag>/ lead to the warehouse/ beside them.
+    """
+    path = Path(player_db_path)
+    if "players" not in path.parts:
+        raise WarehouseNotFoundError(
+            f"no warehouse for {path}: LevelUp looks for it beside a 'players' folder, "
+            "and this path has none"
+        )
+    data_dir = Path(*path.parts[: path.parts.index("players")])
+    candidates = _warehouse_files(data_dir / "warehouse")
+    found = _first_file(candidates)
+    if found is None:
+        looked_at = " and ".join(str(candidate) for candidate in candidates)
+        raise WarehouseNotFoundError(
+            f"no warehouse for {path}: looked at {looked_at}, neither is a file"
+        )
+    return found
+
+
+def _warehouse_files(warehouse_dir: Path) -> list[Path]:
+    return [warehouse_dir / name for name in WAREHOUSE_DB_NAMES]
+
+
+def _first_file(paths: list[Path]) -> Path | None:
+    return next((path for path in paths if path.is_file()), None)
 
 
 def validate_gamertag(name: str) -> str:
@@ -153,21 +213,57 @@ class Player:
 
 @dataclass(frozen=True)
 class AppRoot:
-    """A LevelUp app root (the repository itself is laid out as one)."""
+    """A LevelUp app root (the repository itself is laid out as one), serving one title."""
 
     path: Path
+    title: str = DEFAULT_TITLE
+
+    def __post_init__(self) -> None:
+        validate_title(self.title)
 
     @classmethod
-    def from_env(cls) -> AppRoot:
-        """The root named by SESSIONS_PIPELINE_HOME, else the current directory.
+    def from_env(cls, title: str | None = None) -> AppRoot:
+        """The root named by SESSIONS_PIPELINE_HOME, else the current directory, serving
+        `title`, else the one SESSIONS_PIPELINE_TITLE names, else the default one.
 
-        Made absolute at once, so paths stay right if the working directory changes.
+        Made absolute at once, so paths stay right if the working directory changes. A
+        title the root does not have is refused here, where a person chose it.
         """
         raw = os.environ.get(HOME_ENV_VAR, "").strip()
         path = Path(raw).expanduser().absolute() if raw else Path.cwd()
         if not path.is_dir():
             raise SessionsPipelineError(f"{HOME_ENV_VAR}={raw!r}: {path} is not a directory")
-        return cls(path)
+        return cls(path, title or title_from_env()).require_title()
+
+    def require_title(self) -> AppRoot:
+        """This root if it has its title, else a TitleError naming the titles it has.
+
+        The default title needs nothing on disk (an empty root serves it), so it is taken
+        without reading any file.
+        """
+        if self.title == DEFAULT_TITLE or self.title_dir.is_dir():
+            return self
+        titles = self.titles()
+        if self.title not in titles:
+            raise TitleError(
+                f"title {self.title!r}: no {self.title_dir} and no profile of it in "
+                f"{self.profiles_file}; the titles of {self.path}: {', '.join(titles)}"
+            )
+        return self
+
+    def titles(self) -> list[str]:
+        """The titles this root can serve, sorted: the default one, each folder of
+        data/titles/, and each title with a profile."""
+        titles_dir = self.path / "data" / "titles"
+        folders = set()
+        if titles_dir.is_dir():
+            folders = {
+                folder.name
+                for folder in titles_dir.iterdir()
+                if folder.is_dir() and _TITLE_SLUG.fullmatch(folder.name)
+            }
+        profiled = {title for title, players in self._profiles_by_title().items() if players}
+        return sorted({DEFAULT_TITLE} | folders | profiled)
 
     @property
     def friends_file(self) -> Path:
@@ -178,15 +274,36 @@ class AppRoot:
         return self.path / "db_profiles.json"
 
     @property
-    def players_dir(self) -> Path:
-        return self.path / "data" / "players"
+    def title_dir(self) -> Path:
+        """Where LevelUp's Go era keeps a title's players and warehouse."""
+        return self.path / "data" / "titles" / self.title
 
     @property
-    def shared_matches_db(self) -> Path:
-        return self.path / "data" / "warehouse" / "shared_matches.duckdb"
+    def _data_dir(self) -> Path:
+        # The classic data/ is the default title's (LevelUp knew no other before its Go
+        # era): another title's players never come from there.
+        if self.title == DEFAULT_TITLE and not self.title_dir.is_dir():
+            return self.path / "data"
+        return self.title_dir
+
+    @property
+    def players_dir(self) -> Path:
+        return self._data_dir / "players"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self._data_dir / "warehouse"
+
+    @property
+    def warehouse_db(self) -> Path:
+        """The warehouse file there is (its current name first, then the older one), else
+        the path LevelUp's sync would create: callers check that it exists."""
+        files = _warehouse_files(self.warehouse_dir)
+        return _first_file(files) or files[0]
 
     def gamertags(self) -> list[str]:
-        """Every player of the root, sorted: profiles, and folders holding a stats.duckdb.
+        """Every player of the root's title, sorted: profiles, and folders holding a
+        stats.duckdb.
 
         A profile whose file is missing is listed too, so `--all` can report it.
         """
@@ -235,13 +352,13 @@ class AppRoot:
         )
 
     def _has_folder(self, gamertag: str) -> bool:
-        """Whether data/players/ holds a player folder spelled exactly `gamertag` (the
-        listing, not a stat, answers that on a case-insensitive file system too)."""
+        """Whether the players folder holds one spelled exactly `gamertag` (the listing,
+        not a stat, answers that on a case-insensitive file system too)."""
         folder = self.players_dir / gamertag
         return (folder / PLAYER_DB_NAME).is_file() and gamertag in os.listdir(self.players_dir)
 
     def folder_gamertags(self) -> list[str]:
-        """Folders of data/players/ holding a player file.
+        """Folders of the title's players folder holding a player file.
 
         A folder whose name is not a safe gamertag is not a player: it could not be
         addressed by name anyway, and Dagster refuses such partition keys.
@@ -259,7 +376,12 @@ class AppRoot:
         return names
 
     def _profiles(self) -> dict[str, Player]:
-        """Players declared in db_profiles.json, validated as a whole."""
+        """This title's players declared in db_profiles.json."""
+        return self._profiles_by_title().get(self.title, {})
+
+    def _profiles_by_title(self) -> dict[str, dict[str, Player]]:
+        """Every title's profiles, the whole file validated: a mistake in another title's
+        profiles is not let pass only because this one is served."""
         path = self.profiles_file
         document = read_json_object(path, "an object with a 'profiles' object")
         if document is None:
@@ -270,17 +392,38 @@ class AppRoot:
                 "no 'profiles' key" if "profiles" not in document else describe_json_value(profiles)
             )
             raise ConfigFileError(f"{path}: 'profiles' must be an object, found {found}")
-        return {name: self._profile_player(name, profile) for name, profile in profiles.items()}
+        if document.get("version") != PROFILES_V3:
+            default = replace(self, title=DEFAULT_TITLE)
+            return {DEFAULT_TITLE: default._players_of(f"{path}:", profiles)}
+        by_title: dict[str, dict[str, Player]] = {}
+        for title, title_profiles in profiles.items():
+            try:
+                validate_title(title)
+            except TitleError as error:
+                raise ConfigFileError(f"{path}: title key refused: {error}") from error
+            if not isinstance(title_profiles, dict):
+                raise ConfigFileError(
+                    f"{path}: title {title!r} must be an object of profiles, got "
+                    f"{describe_json_value(title_profiles)}"
+                )
+            where = f"{path}: title {title!r}:"
+            by_title[title] = replace(self, title=title)._players_of(where, title_profiles)
+        return by_title
 
-    def _profile_player(self, name: str, profile: object) -> Player:
-        path = self.profiles_file
+    def _players_of(self, where: str, profiles: dict[str, object]) -> dict[str, Player]:
+        """The players of one title's profiles; `where` starts each error message."""
+        return {
+            name: self._profile_player(where, name, profile) for name, profile in profiles.items()
+        }
+
+    def _profile_player(self, where: str, name: str, profile: object) -> Player:
         try:
             validate_gamertag(name)
         except UnsafeGamertagError as error:
-            raise ConfigFileError(f"{path}: profile key refused: {error}") from error
+            raise ConfigFileError(f"{where} profile key refused: {error}") from error
         if not isinstance(profile, dict):
             raise ConfigFileError(
-                f"{path}: profile {name!r} must be an object, got {describe_json_value(profile)}"
+                f"{where} profile {name!r} must be an object, got {describe_json_value(profile)}"
             )
         db_path = profile.get("db_path")
         if db_path is None:
@@ -289,12 +432,12 @@ class AppRoot:
             resolved = self.path / db_path.strip()
         else:
             raise ConfigFileError(
-                f"{path}: profile {name!r}: 'db_path' must be a non-empty string, got {db_path!r}"
+                f"{where} profile {name!r}: 'db_path' must be a non-empty string, got {db_path!r}"
             )
-        return Player(name, resolved, _profile_xuid(path, name, profile.get("xuid")))
+        return Player(name, resolved, _profile_xuid(where, name, profile.get("xuid")))
 
 
-def _profile_xuid(path: Path, name: str, xuid: object) -> str | None:
+def _profile_xuid(where: str, name: str, xuid: object) -> str | None:
     """A profile's xuid as digits; absent, null or "" mean "ask the player's DB"."""
     if xuid is None or xuid == "":
         return None
@@ -302,4 +445,4 @@ def _profile_xuid(path: Path, name: str, xuid: object) -> str | None:
         return str(xuid)
     if isinstance(xuid, str) and xuid.strip().isascii() and xuid.strip().isdigit():
         return xuid.strip()
-    raise ConfigFileError(f"{path}: profile {name!r}: 'xuid' must be digits, got {xuid!r}")
+    raise ConfigFileError(f"{where} profile {name!r}: 'xuid' must be digits, got {xuid!r}")

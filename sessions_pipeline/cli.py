@@ -27,7 +27,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.app_root import (
+    DEFAULT_TITLE,
+    HOME_ENV_VAR,
+    TITLE_ENV_VAR,
+    AppRoot,
+    title_from_env,
+)
 from sessions_pipeline.definitions import sessions_job_for_root
 from sessions_pipeline.demo import build_demo_root
 from sessions_pipeline.environment import environment_variable
@@ -85,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sessions-pipeline` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        root = _root(args.root)
+        root = _root(args.root, args.title)
         return args.command(root, args)
     except SessionsPipelineError as error:
         errors.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
@@ -98,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         "--root",
         type=Path,
         help=f"the LevelUp app root (default: ${HOME_ENV_VAR}, else the current directory)",
+    )
+    common.add_argument(
+        "--title",
+        metavar="SLUG",
+        help=f"the title served, from data/titles/SLUG/ in a multi-title root (default: "
+        f"${TITLE_ENV_VAR}, else {DEFAULT_TITLE})",
     )
     parser = argparse.ArgumentParser(
         prog="sessions-pipeline",
@@ -224,12 +236,12 @@ def _address(text: str) -> str:
     return text.strip()
 
 
-def _root(option: Path | None) -> AppRoot:
+def _root(option: Path | None, title: str | None) -> AppRoot:
     if option is None:
-        return AppRoot.from_env()
+        return AppRoot.from_env(title)
     if not option.is_dir():
         raise SessionsPipelineError(f"--root {option}: not a directory")
-    return AppRoot(option.absolute())
+    return AppRoot(option.absolute(), title or title_from_env()).require_title()
 
 
 def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
@@ -358,7 +370,8 @@ def _dashboard(root: AppRoot, args: argparse.Namespace) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os.chdir(root.path)
-    os.execve(sys.executable, command, {**os.environ, HOME_ENV_VAR: str(root.path)})
+    environment = {**os.environ, HOME_ENV_VAR: str(root.path), TITLE_ENV_VAR: root.title}
+    os.execve(sys.executable, command, environment)
 
 
 @contextmanager
@@ -512,7 +525,7 @@ def run_slice(
         dg.build_reconstructable_job(
             sessions_job_for_root.__module__,
             sessions_job_for_root.__name__,
-            reconstructable_args=(str(root.path),),
+            reconstructable_args=(str(root.path), root.title),
         ),
         instance=instance,
         run_config={**run_config, "loggers": _QUIET_LOGGERS},

@@ -89,11 +89,12 @@ def read_player_file(path: Path, *, now: datetime | None = None) -> PlayerOvervi
 @st.cache_resource(max_entries=CACHED_FILES, show_spinner=False)
 def _cached_friends(
     root: str,
+    title: str,
     gamertag: str,
     friends_version: tuple[str, int, int, int, int] | None,
     player_version: tuple[str, int, int, int, int],
 ) -> FriendsResolution:
-    app_root = AppRoot(Path(root))
+    app_root = AppRoot(Path(root), title)
     return resolve_friends(app_root, app_root.player(gamertag))
 
 
@@ -103,7 +104,7 @@ def current_friends(root: AppRoot, player: Player) -> FriendsResolution:
     friends_file = root.friends_file
     friends_version = file_version(friends_file) if friends_file.exists() else None
     return _cached_friends(
-        str(root.path), player.gamertag, friends_version, file_version(player.db_path)
+        str(root.path), root.title, player.gamertag, friends_version, file_version(player.db_path)
     )
 
 

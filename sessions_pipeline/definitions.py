@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from sessions_pipeline.app_root import AppRoot
+from sessions_pipeline.app_root import DEFAULT_TITLE, AppRoot
 from sessions_pipeline.assets import GROUP_NAME, build_session_assets
 from sessions_pipeline.checks import build_session_checks
 from sessions_pipeline.partitions import player_partitions
@@ -62,13 +62,15 @@ def build_definitions(root: AppRoot) -> dg.Definitions:
     )
 
 
-def sessions_job_for_root(root_path: str) -> dg.JobDefinition:
-    """`sessions_job` over the root at `root_path`: the CLI's reconstructable target.
+def sessions_job_for_root(root_path: str, title: str = DEFAULT_TITLE) -> dg.JobDefinition:
+    """`sessions_job` over the root at `root_path`, serving `title`: the CLI's
+    reconstructable target.
 
-    Runs launched through it record where the job comes from, and the root is part of
-    that pointer, so Dagster's per-process cache of the job is keyed by root too.
+    Runs launched through it record where the job comes from, and the root and title are
+    part of that pointer, so Dagster's per-process cache of the job is keyed by them too.
+    Runs recorded before there were titles point at the root alone: the default title.
     """
-    return build_definitions(AppRoot(Path(root_path))).resolve_job_def(JOB_NAME)
+    return build_definitions(AppRoot(Path(root_path), title)).resolve_job_def(JOB_NAME)
 
 
 defs = build_definitions(AppRoot.from_env())

@@ -15,6 +15,14 @@ class PlayerNotFoundError(SessionsPipelineError):
     """No profile and no folder for this gamertag, or its DB file is missing."""
 
 
+class TitleError(SessionsPipelineError):
+    """A title that is not a slug, or that the root has neither a folder nor a profile of."""
+
+
+class WarehouseNotFoundError(SessionsPipelineError):
+    """No shared warehouse where LevelUp would look for it from a player file's path."""
+
+
 class ConfigFileError(SessionsPipelineError):
     """A JSON file of the root (friends, profiles) that cannot be trusted as written."""
 

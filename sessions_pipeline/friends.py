@@ -184,10 +184,11 @@ def _top_from_shared(
     root: AppRoot, player_xuid: str, lock_timeout_seconds: float
 ) -> tuple[list[str], dict[str, str]]:
     """Top-2 from the root's shared warehouse, with the names it knows; none if absent."""
-    if not root.shared_matches_db.is_file():
+    warehouse = root.warehouse_db
+    if not warehouse.is_file():
         return [], {}
     with open_player_db(
-        root.shared_matches_db, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+        warehouse, read_only=True, lock_timeout_seconds=lock_timeout_seconds
     ) as shared:
         top = lookups.top_same_team_teammates(shared, player_xuid, TOP_TEAMMATES)
         return top, lookups.gamertags_of(shared, top)

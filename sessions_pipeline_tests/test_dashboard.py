@@ -14,12 +14,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sessions_pipeline import dashboard, load_sessions
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.app_root import HOME_ENV_VAR, TITLE_ENV_VAR, AppRoot
 from sessions_pipeline.friends import resolve_friends
 from sessions_pipeline.rules import BreakReason, SessionParameters
 from sessions_pipeline.store import store_sessions
 from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
-from sessions_pipeline_tests.levelup_files import make_player_file
+from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 
 PAGE = str(Path(dashboard.__file__))
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]
@@ -215,6 +215,22 @@ def test_a_root_without_players_says_so(tmp_path: Path, monkeypatch: pytest.Monk
 
     assert_no_exception(app)
     assert f"No player in ` {tmp_path} `" in messages(app)
+
+
+def test_the_page_serves_the_title_sessions_pipeline_title_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_player_file(tmp_path / "data" / "players" / "JGtm" / "stats.duckdb")
+    mcc = tmp_path / "data" / "titles" / "halo_mcc" / "players" / "G" / "stats.duckdb"
+    make_player_file(mcc, matches_at(datetime(2026, 1, 10, 20), [0, 10, 300]))
+    monkeypatch.setenv(TITLE_ENV_VAR, "halo_mcc")
+
+    app = page(tmp_path, monkeypatch)
+
+    assert_no_exception(app)
+    assert not app.error  # the friends of G are looked up in its own title too
+    assert app.selectbox(key="player").options == ["G"]
+    assert len(sessions_shown(app)) == 2
 
 
 def test_a_profile_pointing_at_a_missing_file_is_a_message(

@@ -404,7 +404,7 @@ def test_empty_entry_falls_back_to_top_two(tmp_path: Path) -> None:
 
 
 def make_shared(root: AppRoot, **tables: Any) -> Path:
-    return make_db(root.shared_matches_db, **tables)
+    return make_db(root.warehouse_db, **tables)
 
 
 @pytest.mark.parametrize("participants", [None, [], same_team("m1", 0, MADINA, CHOCO)])
@@ -432,6 +432,13 @@ def test_shared_warehouse_is_used_when_the_player_file_has_no_teammate(
     assert resolution.xuids == {DAEMON, CHOCO}
     # The player's own file names first; the warehouse fills in what it does not know.
     assert resolution.gamertags == {DAEMON: "XxDaemonGamerxX", CHOCO: "Chocoboflor"}
+
+
+@pytest.mark.parametrize("name", ["shared_matches.duckdb", "shared_matches_v2.duckdb"])
+def test_the_warehouse_is_read_under_its_older_name_too(tmp_path: Path, name: str) -> None:
+    root, player = make_player(tmp_path, participants=[])
+    make_db(root.warehouse_dir / name, participants=same_team("s1", 0, ME, CHOCO))
+    assert resolve_friends(root, player).xuids == {CHOCO}
 
 
 @pytest.mark.parametrize(
@@ -517,6 +524,6 @@ def test_every_file_is_closed_after_resolution(tmp_path: Path) -> None:
     make_shared(root, participants=same_team("s1", 0, ME, CHOCO))
     assert resolve_friends(root, player).xuids == {CHOCO}
     # DuckDB refuses a read-write open of a file this process still holds read-only.
-    for path in (player.db_path, root.shared_matches_db):
+    for path in (player.db_path, root.warehouse_db):
         with open_player_db(path, read_only=False, lock_timeout_seconds=0.1) as con:
             con.sql("CREATE TABLE touched (x INTEGER)")
