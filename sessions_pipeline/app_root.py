@@ -126,27 +126,6 @@ def validate_gamertag(name: str) -> str:
     return name
 
 
-WAREHOUSE_NAMES = ("shared_matches_v2.duckdb", "shared_matches.duckdb")
-"""LevelUp's warehouse file, newest name first (`src/utils/paths.py`)."""
-
-
-def warehouse_path(player_db_path: Path) -> Path:
-    """Where LevelUp finds the warehouse of a player file (`src/utils/paths.py`
-    `get_shared_matches_path_from_player`): `warehouse/` beside the first `players/` of
-    its path, under its current name, else the older one."""
-    parts = Path(player_db_path).parts
-    data = Path(*parts[: parts.index("players")]) if "players" in parts else None
-    looked = [data / "warehouse" / name for name in WAREHOUSE_NAMES] if data else []
-    for candidate in looked:
-        if candidate.is_file():
-            return candidate
-    where = ", ".join(map(str, looked)) or "no players/ folder in its path"
-    raise WarehouseNotFoundError(
-        f"{player_db_path} is a LevelUp v5+ player file, whose matches are in the shared "
-        f"warehouse; none found (looked at {where})"
-    )
-
-
 def read_json_document(path: Path) -> object | None:
     """Parse a JSON file of the root, or None when it does not exist.
 

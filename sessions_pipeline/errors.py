@@ -31,10 +31,6 @@ class PlayerFileError(SessionsPipelineError):
     """A player DB that cannot be read as a LevelUp file (no match_stats, duplicate ids...)."""
 
 
-class WarehouseNotFoundError(SessionsPipelineError):
-    """A v5+ player file whose shared warehouse is not where LevelUp keeps it."""
-
-
 class PlayerFileLockedError(SessionsPipelineError):
     """Another process kept the player DB locked for longer than we agreed to wait."""
 
