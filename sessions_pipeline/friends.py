@@ -10,13 +10,20 @@ fallback would quietly re-cut every stored session.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import duckdb
 
-from sessions_pipeline.app_root import AppRoot, Player, describe_json_value, read_json_object
+from sessions_pipeline.app_root import (
+    AppRoot,
+    Player,
+    describe_json_value,
+    read_json_object,
+    warehouse_path,
+)
 from sessions_pipeline.errors import ConfigFileError
 from sessions_pipeline.sql import lookups
 from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
@@ -90,11 +97,17 @@ def load_friends_config(path: Path) -> dict[str, list[str]]:
     return config
 
 
-def resolve_player_xuid(con: duckdb.DuckDBPyConnection, player: Player) -> str | None:
-    """The player's xuid: its profile's, else the `xuid_aliases` row of its gamertag."""
-    return player.profile_xuid or lookups.xuids_for_aliases(con, [player.gamertag]).get(
-        player.gamertag
-    )
+def resolve_player_xuid(sources: Sequence[duckdb.DuckDBPyConnection], player: Player) -> str | None:
+    """The player's xuid: a v5+ file's `sync_meta`, else its profile's, else the
+    `xuid_aliases` row of its gamertag (the player file's, else the warehouse's)."""
+    from_sync = lookups.sync_meta_xuid(sources[0])
+    if from_sync or player.profile_xuid:
+        return from_sync or player.profile_xuid
+    for source in sources:
+        found = lookups.xuids_for_aliases(source, [player.gamertag]).get(player.gamertag)
+        if found:
+            return found
+    return None
 
 
 def resolve_friends(
@@ -107,35 +120,47 @@ def resolve_friends(
     """Resolve the player's friends set from its config entry, else its top-2 teammates.
 
     `friends_config` lets a caller that resolves every player read the file once; by
-    default it is loaded from the root. Top-2 falls back, each time the previous source
-    yields nobody, from the player's `match_participants` to the root's shared warehouse,
-    then to `teammates_aggregate`. The player never counts as its own friend.
+    default it is loaded from the root. Names and xuids are looked up in the player's
+    file, then in the shared warehouse (where a v5+ player's matches and aliases are).
+    Top-2 falls back, each time the previous source yields nobody, from the player's
+    `match_participants` to the warehouse's, then to `teammates_aggregate`. The player
+    never counts as its own friend.
     """
     config = load_friends_config(root.friends_file) if friends_config is None else friends_config
-    with open_player_db(
-        player.db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
-    ) as con:
-        player_xuid = resolve_player_xuid(con, player)
+    with ExitStack() as opened:
+        con = opened.enter_context(
+            open_player_db(
+                player.db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+            )
+        )
+        warehouse = _warehouse_of(root, player, con)
+        sources = [con]
+        if warehouse is not None:
+            sources.append(
+                opened.enter_context(
+                    open_player_db(
+                        warehouse, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+                    )
+                )
+            )
+        player_xuid = resolve_player_xuid(sources, player)
         entry = config.get(player_xuid, ()) if player_xuid else ()
-        configured, unresolved, inactive = _resolve_items(con, entry, player_xuid)
+        configured, unresolved, inactive = _resolve_items(sources, entry, player_xuid)
         if configured:
             return FriendsResolution(
                 player_xuid=player_xuid,
                 xuids=configured,
-                gamertags=lookups.gamertags_of(con, configured),
+                gamertags=lookups.gamertags_in(sources, configured),
                 source=FriendsSource.CONFIG,
                 unresolved=unresolved,
                 inactive=inactive,
             )
         top: list[str] = []
-        shared_names: dict[str, str] = {}
-        if player_xuid:
-            top = lookups.top_same_team_teammates(con, player_xuid, TOP_TEAMMATES)
-            if not top:
-                top, shared_names = _top_from_shared(root, player_xuid, lock_timeout_seconds)
+        for source in sources if player_xuid else ():
+            top = top or lookups.top_same_team_teammates(source, player_xuid, TOP_TEAMMATES)
         if not top:
             top = lookups.top_aggregate_teammates(con, player_xuid, TOP_TEAMMATES)
-        names = shared_names | lookups.gamertags_of(con, top)
+        names = lookups.gamertags_in(sources, top)
     return FriendsResolution(
         player_xuid=player_xuid,
         xuids=frozenset(top),
@@ -146,17 +171,26 @@ def resolve_friends(
     )
 
 
+def _warehouse_of(root: AppRoot, player: Player, con: duckdb.DuckDBPyConnection) -> Path | None:
+    """A v5+ player's warehouse (an error if it is missing); for a v4 file, the root's,
+    if it has one: it may know names and teammates the player's file does not."""
+    if lookups.is_v5_player_file(con):
+        return warehouse_path(player.db_path)
+    return root.warehouse_db if root.warehouse_db.is_file() else None
+
+
 def _is_xuid(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
 def _resolve_items(
-    con: duckdb.DuckDBPyConnection, items: Sequence[str], player_xuid: str | None
+    sources: Sequence[duckdb.DuckDBPyConnection], items: Sequence[str], player_xuid: str | None
 ) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
     """Resolved xuids, then unresolved and inactive items (deduplicated, in file order).
 
-    An item is a xuid the file knows, else a gamertag (an all-digit name is tried as one
-    too): in `xuid_aliases`, then in `teammates_aggregate`, each asked for all at once.
+    An item is a xuid the player's file or the warehouse knows, else a gamertag (an
+    all-digit name is tried as one too): in `xuid_aliases` (the file's, then the
+    warehouse's), then in the file's `teammates_aggregate`, each asked for all at once.
     """
     active: dict[str, None] = {}
     inactive: dict[str, None] = {}
@@ -167,28 +201,14 @@ def _resolve_items(
         else:
             active[item] = None
     resolved = {
-        item: item for item in active if _is_xuid(item) and lookups.is_known_xuid(con, item)
+        item: item
+        for item in active
+        if _is_xuid(item) and any(lookups.is_known_xuid(source, item) for source in sources)
     }
+    for source in sources:
+        resolved |= lookups.xuids_for_aliases(source, [i for i in active if i not in resolved])
     names = [item for item in active if item not in resolved]
-    by_alias = lookups.xuids_for_aliases(con, names)
-    by_teammate = lookups.xuids_for_teammate_gamertags(
-        con, [name for name in names if name not in by_alias]
-    )
-    resolved |= by_teammate | by_alias
+    resolved |= lookups.xuids_for_teammate_gamertags(sources[0], names)
     unresolved = tuple(item for item in active if item not in resolved)
     xuids = frozenset(xuid for xuid in resolved.values() if xuid != player_xuid)
     return xuids, unresolved, tuple(inactive)
-
-
-def _top_from_shared(
-    root: AppRoot, player_xuid: str, lock_timeout_seconds: float
-) -> tuple[list[str], dict[str, str]]:
-    """Top-2 from the root's shared warehouse, with the names it knows; none if absent."""
-    warehouse = root.warehouse_db
-    if not warehouse.is_file():
-        return [], {}
-    with open_player_db(
-        warehouse, read_only=True, lock_timeout_seconds=lock_timeout_seconds
-    ) as shared:
-        top = lookups.top_same_team_teammates(shared, player_xuid, TOP_TEAMMATES)
-        return top, lookups.gamertags_of(shared, top)

@@ -27,6 +27,7 @@ from sessions_pipeline.rules import (
     summarize_sessions,
 )
 from sessions_pipeline.sql import lookups, player_db
+from sessions_pipeline.sql.connection import open_player_db
 from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 OLDER_STORE = "stored by an older version (not recorded)"
@@ -91,6 +92,13 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
         ).sessions()
         reasons = session_start_reasons(file, timeline, params)
         friend_gamertags = lookups.gamertags_of(file.con, params.friends_xuids)
+    unnamed = params.friends_xuids - friend_gamertags.keys()
+    if file.warehouse is not None and unnamed:
+        # A v5+ player's names are in the warehouse, read once the player file is let go.
+        with open_player_db(
+            file.warehouse, read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
+        ) as shared:
+            friend_gamertags |= lookups.gamertags_of(shared, unnamed)
     sessions = timeline.drop(player_db.SCAN_POSITION)
     stored = pl.col("stored_matches")
     summary = summarize_sessions(

@@ -173,7 +173,7 @@ def test_malformed_friends_file_stops_resolution_instead_of_falling_back(tmp_pat
 def test_player_xuid_comes_from_the_profile_first(tmp_path: Path) -> None:
     _, player = make_player(tmp_path, aliases=[("999", "JGtm")])
     with open_player_db(player.db_path, read_only=True) as con:
-        assert resolve_player_xuid(con, player) == ME
+        assert resolve_player_xuid([con], player) == ME
 
 
 def test_player_xuid_falls_back_to_xuid_aliases_case_insensitively(tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_player_xuid_falls_back_to_xuid_aliases_case_insensitively(tmp_path: Pat
         tmp_path, profile_xuid=None, gamertag="jgtm", aliases=[(ME, "JGtm"), (MADINA, "Madina")]
     )
     with open_player_db(player.db_path, read_only=True) as con:
-        assert resolve_player_xuid(con, player) == ME
+        assert resolve_player_xuid([con], player) == ME
 
 
 def test_player_xuid_prefers_the_exact_spelling_when_aliases_disagree(tmp_path: Path) -> None:
@@ -189,13 +189,13 @@ def test_player_xuid_prefers_the_exact_spelling_when_aliases_disagree(tmp_path: 
         tmp_path, profile_xuid=None, aliases=[("1", "jgtm"), (ME, "JGtm"), ("3", "JGTM")]
     )
     with open_player_db(player.db_path, read_only=True) as con:
-        assert resolve_player_xuid(con, player) == ME
+        assert resolve_player_xuid([con], player) == ME
 
 
 def test_player_xuid_is_unknown_without_profile_or_alias(tmp_path: Path) -> None:
     _, player = make_player(tmp_path, profile_xuid=None)
     with open_player_db(player.db_path, read_only=True) as con:
-        assert resolve_player_xuid(con, player) is None
+        assert resolve_player_xuid([con], player) is None
 
 
 # --- friends from the config ------------------------------------------------------------

@@ -8,7 +8,7 @@ sync that never filled them), so every lookup checks the catalog first and answe
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import duckdb
@@ -160,6 +160,19 @@ def gamertags_of(con: duckdb.DuckDBPyConnection, xuids: Collection[str]) -> dict
     return names
 
 
+def gamertags_in(
+    sources: Sequence[duckdb.DuckDBPyConnection], xuids: Collection[str]
+) -> dict[str, str]:
+    """`gamertags_of` asked of each source in turn (the player's file, then the
+    warehouse) for the xuids the ones before did not name."""
+    names: dict[str, str] = {}
+    for source in sources:
+        missing = set(xuids) - names.keys()
+        if missing:
+            names |= gamertags_of(source, missing)
+    return names
+
+
 def top_same_team_teammates(
     con: duckdb.DuckDBPyConnection, player_xuid: str, limit: int
 ) -> list[str]:
@@ -178,3 +191,18 @@ def top_aggregate_teammates(
         return []
     rows = con.sql(_TOP_AGGREGATE_TEAMMATES, params=[player_xuid, limit]).fetchall()
     return [xuid for xuid, _ in rows]
+
+
+def sync_meta_xuid(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The player's xuid as a v5+ file's `sync_meta` records it (key `xuid`), if it does."""
+    if not _has_columns(con, "sync_meta", "key", "value"):
+        return None
+    value = _first_value(con, "SELECT CAST(value AS VARCHAR) FROM sync_meta WHERE key = 'xuid'", [])
+    return value.strip() if value and value.strip() else None
+
+
+def is_v5_player_file(con: duckdb.DuckDBPyConnection) -> bool:
+    """A LevelUp v5+ player file: enrichment rows, and its matches in the warehouse."""
+    return _has_columns(con, "player_match_enrichment", "match_id") and not _has_columns(
+        con, "match_stats", "match_id"
+    )

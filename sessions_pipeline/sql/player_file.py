@@ -22,6 +22,7 @@ import duckdb
 
 from sessions_pipeline.app_root import warehouse_path
 from sessions_pipeline.errors import PlayerFileError
+from sessions_pipeline.sql import lookups
 from sessions_pipeline.sql.connection import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     attached_read_only,
@@ -201,10 +202,9 @@ def _player_xuid(
 ) -> str | None:
     """The player's xuid: `sync_meta`'s, else its profile's, else the warehouse's alias of
     its gamertag (exact spelling first, then case-insensitively; the smallest xuid)."""
-    if _columns(con, "sync_meta") is not None:
-        rows = con.sql("SELECT value FROM sync_meta WHERE key = 'xuid'").fetchall()
-        if rows and rows[0][0] and str(rows[0][0]).strip():
-            return str(rows[0][0]).strip()
+    from_sync = lookups.sync_meta_xuid(con)
+    if from_sync:
+        return from_sync
     if profile_xuid:
         return profile_xuid
     if _columns(con, f"{shared}.xuid_aliases") is None:
