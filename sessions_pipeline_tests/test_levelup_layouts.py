@@ -1,0 +1,206 @@
+"""LevelUp's v5-v7 layouts: the DDL against LevelUp's own."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from sessions_pipeline.sql.levelup_schema import (
+    create_v5_player_tables,
+    create_warehouse_tables,
+)
+
+DEFAULT_NOW = "CURRENT_TIMESTAMP"
+
+# DESCRIBE rows (name, type, null, key, default) transcribed from LevelUp's DDL.
+# src/data/sync/_engine_connections.py _SHARED_SCHEMA_SQL @45e0a451 (shared_matches_v2.duckdb).
+MATCH_REGISTRY_V6 = [
+    ("match_id", "VARCHAR", "NO", "PRI", None),
+    ("start_time", "TIMESTAMP", "NO", None, None),
+    ("end_time", "TIMESTAMP", "YES", None, None),
+    ("playlist_id", "VARCHAR", "YES", None, None),
+    ("playlist_name", "VARCHAR", "YES", None, None),
+    ("map_id", "VARCHAR", "YES", None, None),
+    ("map_name", "VARCHAR", "YES", None, None),
+    ("pair_id", "VARCHAR", "YES", None, None),
+    ("pair_name", "VARCHAR", "YES", None, None),
+    ("game_variant_id", "VARCHAR", "YES", None, None),
+    ("game_variant_name", "VARCHAR", "YES", None, None),
+    ("mode_category", "VARCHAR", "YES", None, None),
+    ("is_ranked", "BOOLEAN", "YES", None, "false"),
+    ("is_firefight", "BOOLEAN", "YES", None, "false"),
+    ("duration_seconds", "INTEGER", "YES", None, None),
+    ("playable_duration_seconds", "INTEGER", "YES", None, None),
+    ("real_start_time", "TIMESTAMP", "YES", None, None),
+    ("team_0_score", "SMALLINT", "YES", None, None),
+    ("team_1_score", "SMALLINT", "YES", None, None),
+    ("team_0_ps_score", "INTEGER", "YES", None, None),
+    ("team_1_ps_score", "INTEGER", "YES", None, None),
+    ("backfill_completed", "INTEGER", "YES", None, "0"),
+    ("participants_loaded", "BOOLEAN", "YES", None, "false"),
+    ("events_loaded", "BOOLEAN", "YES", None, "false"),
+    ("medals_loaded", "BOOLEAN", "YES", None, "false"),
+    ("first_sync_by", "VARCHAR", "YES", None, None),
+    ("first_sync_at", "TIMESTAMP", "YES", None, None),
+    ("last_updated_at", "TIMESTAMP", "YES", None, None),
+    ("player_count", "SMALLINT", "YES", None, "0"),
+    ("created_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+    ("updated_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+]
+# The same _SHARED_SCHEMA_SQL @016018a0 (v5, shared_matches.duckdb): without these four.
+MATCH_REGISTRY_V5 = [
+    row
+    for row in MATCH_REGISTRY_V6
+    if row[0]
+    not in {"playable_duration_seconds", "real_start_time", "team_0_ps_score", "team_1_ps_score"}
+]
+# apps/go-api/internal/migration step add_start_time_utc_to_match_registry (AddColumnIfMissing).
+MATCH_REGISTRY_V7 = [
+    *MATCH_REGISTRY_V6,
+    ("start_time_utc", "TIMESTAMP WITH TIME ZONE", "YES", None, None),
+    ("end_time_utc", "TIMESTAMP WITH TIME ZONE", "YES", None, None),
+]
+# _engine_connections.py _SHARED_SCHEMA_SQL, identical @016018a0 and @45e0a451.
+MATCH_PARTICIPANTS = [
+    ("match_id", "VARCHAR", "NO", "PRI", None),
+    ("xuid", "VARCHAR", "NO", "PRI", None),
+    ("gamertag", "VARCHAR", "YES", None, None),
+    ("team_id", "INTEGER", "YES", None, None),
+    ("outcome", "INTEGER", "YES", None, None),
+    ("rank", "SMALLINT", "YES", None, None),
+    ("score", "INTEGER", "YES", None, None),
+    ("kills", "SMALLINT", "YES", None, None),
+    ("deaths", "SMALLINT", "YES", None, None),
+    ("assists", "SMALLINT", "YES", None, None),
+    ("shots_fired", "INTEGER", "YES", None, None),
+    ("shots_hit", "INTEGER", "YES", None, None),
+    ("damage_dealt", "FLOAT", "YES", None, None),
+    ("damage_taken", "FLOAT", "YES", None, None),
+    ("created_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+]
+XUID_ALIASES = [
+    ("xuid", "VARCHAR", "NO", "PRI", None),
+    ("gamertag", "VARCHAR", "NO", None, None),
+    ("last_seen", "TIMESTAMP", "YES", None, None),
+    ("source", "VARCHAR", "YES", None, None),
+    ("updated_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+]
+# src/data/sync/_engine_schema.py SYNC_SCHEMA_DDL (@1390743e, @eed7dd67).
+PLAYER_MATCH_ENRICHMENT = [
+    ("match_id", "VARCHAR", "NO", "PRI", None),
+    ("performance_score", "FLOAT", "YES", None, None),
+    ("session_id", "VARCHAR", "YES", None, None),
+    ("session_label", "VARCHAR", "YES", None, None),
+    ("is_with_friends", "BOOLEAN", "YES", None, None),
+    ("teammates_signature", "VARCHAR", "YES", None, None),
+    ("known_teammates_count", "SMALLINT", "YES", None, None),
+    ("friends_xuids", "VARCHAR", "YES", None, None),
+    ("had_bot_teammate", "BOOLEAN", "YES", None, None),
+    ("created_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+    ("updated_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+]
+SYNC_META = [
+    ("key", "VARCHAR", "NO", "PRI", None),
+    ("value", "VARCHAR", "YES", None, None),
+    ("updated_at", "TIMESTAMP", "YES", None, DEFAULT_NOW),
+]
+# src/data/repositories/_materialized_views.py _ensure_mv_tables (@83edd854).
+MV_SESSION_STATS = [
+    ("session_id", "VARCHAR", "NO", "PRI", None),
+    ("match_count", "INTEGER", "YES", None, None),
+    ("start_time", "TIMESTAMP", "YES", None, None),
+    ("end_time", "TIMESTAMP", "YES", None, None),
+    ("total_kills", "INTEGER", "YES", None, None),
+    ("total_deaths", "INTEGER", "YES", None, None),
+    ("total_assists", "INTEGER", "YES", None, None),
+    ("kd_ratio", "DOUBLE", "YES", None, None),
+    ("win_rate", "DOUBLE", "YES", None, None),
+    ("avg_accuracy", "DOUBLE", "YES", None, None),
+    ("avg_life_seconds", "DOUBLE", "YES", None, None),
+    ("updated_at", "TIMESTAMP", "YES", None, None),
+]
+
+
+def described(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return [row[:5] for row in con.sql(f"DESCRIBE {table}").fetchall()]
+
+
+def tables_in(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.sql("SHOW TABLES").fetchall()}
+
+
+# --- The DDL ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "registry"),
+    [("v5", MATCH_REGISTRY_V5), ("v6", MATCH_REGISTRY_V6), ("v7", MATCH_REGISTRY_V7)],
+)
+def test_warehouse_tables_are_levelups(layout: str, registry: list[tuple]) -> None:
+    con = duckdb.connect()
+    create_warehouse_tables(con, layout=layout)
+    assert tables_in(con) == {"match_registry", "match_participants", "xuid_aliases"}
+    assert described(con, "match_registry") == registry
+    assert described(con, "match_participants") == MATCH_PARTICIPANTS
+    assert described(con, "xuid_aliases") == XUID_ALIASES
+
+
+def test_player_tables_are_levelups() -> None:
+    con = duckdb.connect()
+    create_v5_player_tables(con)
+    assert described(con, "player_match_enrichment") == PLAYER_MATCH_ENRICHMENT
+    assert described(con, "sync_meta") == SYNC_META
+    assert described(con, "mv_session_stats") == MV_SESSION_STATS
+    bare = duckdb.connect()
+    create_v5_player_tables(bare, with_mv_session_stats=False)
+    assert tables_in(bare) == {"player_match_enrichment", "sync_meta"}
+
+
+def test_keys_defaults_and_not_null_hold_as_in_levelup() -> None:
+    con = duckdb.connect()
+    create_warehouse_tables(con, layout="v6")
+    con.execute("INSERT INTO match_registry (match_id, start_time) VALUES ('m0', '2026-02-03')")
+    ranked, firefight, created = con.execute(
+        "SELECT is_ranked, is_firefight, created_at FROM match_registry"
+    ).fetchall()[0]
+    assert (ranked, firefight) == (False, False)
+    assert created is not None
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO match_registry (match_id) VALUES ('m1')")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO match_registry (match_id, start_time) VALUES ('m0', now())")
+    con.execute("INSERT INTO match_participants (match_id, xuid) VALUES ('m0', 'x')")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO match_participants (match_id, xuid) VALUES ('m0', 'x')")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("INSERT INTO xuid_aliases (xuid) VALUES ('x')")
+
+
+def test_a_warehouse_can_lack_is_ranked_as_the_issue_names() -> None:
+    con = duckdb.connect()
+    create_warehouse_tables(con, layout="v5", without_columns={"match_registry": ["is_ranked"]})
+    names = [row[0] for row in described(con, "match_registry")]
+    assert "is_ranked" not in names
+    assert "start_time_utc" not in names
+    assert names == [row[0] for row in MATCH_REGISTRY_V5 if row[0] != "is_ranked"]
+    assert described(con, "match_participants") == MATCH_PARTICIPANTS
+
+
+@pytest.mark.parametrize(
+    ("without", "message"),
+    [
+        ({"match_registry": ["is_rnaked"]}, "absent from match_registry"),
+        ({"match_participants": ["xuid"]}, "primary key of match_participants"),
+        ({"match_stats": ["is_ranked"]}, "no warehouse tables"),
+    ],
+)
+def test_leaving_out_a_column_is_checked(without: dict, message: str) -> None:
+    con = duckdb.connect()
+    with pytest.raises(ValueError, match=message):
+        create_warehouse_tables(con, layout="v6", without_columns=without)
+    assert tables_in(con) == set()
+
+
+def test_an_unknown_warehouse_layout_is_refused() -> None:
+    with pytest.raises(ValueError, match="'v8'"):
+        create_warehouse_tables(duckdb.connect(), layout="v8")  # type: ignore[arg-type]
