@@ -1,13 +1,28 @@
-"""LevelUp's v5-v7 layouts: the DDL against LevelUp's own."""
+"""LevelUp's v5-v7 layouts: the DDL against LevelUp's own, and the test builders."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import duckdb
+import polars as pl
 import pytest
 
 from sessions_pipeline.sql.levelup_schema import (
     create_v5_player_tables,
     create_warehouse_tables,
+    read_table,
+)
+from sessions_pipeline_tests.levelup_files import (
+    make_v6_player_file,
+    make_v6_root,
+    make_warehouse,
+    matches_at,
+    read_v6_matches,
+    warehouse_path,
 )
 
 DEFAULT_NOW = "CURRENT_TIMESTAMP"
@@ -129,6 +144,29 @@ def tables_in(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.sql("SHOW TABLES").fetchall()}
 
 
+@contextmanager
+def opened(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def read(path: Path, table: str, *order_by: str) -> pl.DataFrame:
+    with opened(path) as con:
+        return read_table(con, table, order_by=order_by)
+
+
+def player_file(root: Path, gamertag: str) -> Path:
+    return root / "data" / "players" / gamertag / "stats.duckdb"
+
+
+def as_naive_utc(column: str) -> pl.Expr:
+    """A TIMESTAMPTZ read back (in whatever zone the connection had) as naive UTC."""
+    return pl.col(column).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+
+
 # --- The DDL ---------------------------------------------------------------------------
 
 
@@ -204,3 +242,88 @@ def test_leaving_out_a_column_is_checked(without: dict, message: str) -> None:
 def test_an_unknown_warehouse_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="'v8'"):
         create_warehouse_tables(duckdb.connect(), layout="v8")  # type: ignore[arg-type]
+
+
+# --- The builders ----------------------------------------------------------------------
+
+
+def test_make_warehouse_writes_times_as_the_sync_does(tmp_path: Path) -> None:
+    february, july = datetime(2026, 2, 3, 19), datetime(2025, 7, 3, 19)
+    path = make_warehouse(
+        tmp_path / "data" / "warehouse" / "shared_matches_v2.duckdb",
+        [("feb", february, True), ("jul", july, None)],
+        [("feb", "1", 0), ("feb", "2", 0), ("jul", "1", 1)],
+        [("1", "One"), ("2", "Two")],
+        layout="v7",
+    )
+    registry = read(path, "match_registry", "match_id")
+    assert registry["start_time"].to_list() == [
+        february + timedelta(hours=1),
+        july.replace(hour=21),
+    ]
+    instants = registry.select(as_naive_utc("start_time_utc"))["start_time_utc"]
+    assert instants.to_list() == [february, july]
+    assert registry["is_ranked"].to_list() == [True, None]
+    assert registry["end_time_utc"].null_count() == 2
+    participants = read(path, "match_participants", "match_id", "xuid")
+    assert participants.select("match_id", "xuid", "team_id").rows() == [
+        ("feb", "1", 0),
+        ("feb", "2", 0),
+        ("jul", "1", 1),
+    ]
+    assert read(path, "xuid_aliases", "xuid")["gamertag"].to_list() == ["One", "Two"]
+
+
+def test_make_warehouse_leaves_out_what_the_layout_lacks(tmp_path: Path) -> None:
+    path = make_warehouse(
+        tmp_path / "shared_matches.duckdb",
+        [("m0", datetime(2026, 2, 3, 19), True)],
+        layout="v5",
+        without_columns={"match_registry": ["is_ranked"]},
+    )
+    registry = read(path, "match_registry")
+    assert registry.select("match_id", "start_time").rows() == [("m0", datetime(2026, 2, 3, 20))]
+    assert {"is_ranked", "start_time_utc"}.isdisjoint(registry.columns)
+
+
+def test_make_v6_player_file_holds_enrichment_and_the_xuid(tmp_path: Path) -> None:
+    path = make_v6_player_file(
+        tmp_path / "p" / "stats.duckdb", [("m0", "2,3"), ("m1", None)], xuid="1"
+    )
+    enrichment = read(path, "player_match_enrichment", "match_id")
+    assert enrichment.select("match_id", "teammates_signature").rows() == [
+        ("m0", "2,3"),
+        ("m1", None),
+    ]
+    assert enrichment["session_id"].null_count() == 2
+    assert read(path, "sync_meta").select("key", "value").rows() == [("xuid", "1")]
+    assert read(path, "mv_session_stats").height == 0
+    bare = make_v6_player_file(tmp_path / "q" / "stats.duckdb", with_mv_session_stats=False)
+    with opened(bare) as con:
+        assert tables_in(con) == {"player_match_enrichment", "sync_meta"}
+    assert read(bare, "sync_meta").height == 0
+
+
+def test_make_v6_root_gives_back_the_matches_it_was_given(tmp_path: Path) -> None:
+    start = datetime(2026, 2, 3, 19)
+    mine = matches_at(start, [0, 15, 200], signatures=["2", "2", None])
+    theirs = [("m0", start, "1"), *matches_at(start, [400], prefix="t")]
+    files = make_v6_root(tmp_path, {"Me": ("1", mine), "Friend": ("2", theirs)}, layout="v7")
+    assert files["Me"] == player_file(tmp_path, "Me")
+    me = read_v6_matches(tmp_path, "Me", "1")
+    assert me.rows() == [
+        ("m0", start + timedelta(hours=1), "2"),
+        ("m1", start + timedelta(minutes=15, hours=1), "2"),
+        ("m2", start + timedelta(minutes=200, hours=1), None),
+    ]
+    # Friend played m1 (Me's signature says so) but never synced it: no enrichment row.
+    friend = read_v6_matches(tmp_path, "Friend", "2")
+    assert friend.select("match_id", "teammates_signature").rows() == [
+        ("m0", "1"),
+        ("m1", None),
+        ("t0", None),
+    ]
+    registry = read(warehouse_path(tmp_path), "match_registry", "start_time")
+    assert registry["match_id"].to_list() == ["m0", "m1", "m2", "t0"]
+    with pytest.raises(ValueError, match="NOT NULL"):
+        make_v6_root(tmp_path / "other", {"Me": ("1", [("late", None, None)])})
