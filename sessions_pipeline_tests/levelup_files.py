@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from sessions_pipeline.demo import DemoLayout, build_demo_root
 from sessions_pipeline.sql.levelup_schema import (
     SHARED_MATCHES_DB_NAME,
     SYNC_TIME_ZONE,
@@ -316,6 +317,23 @@ def make_v6_root(
         layout=layout,
     )
     return files
+
+
+def build_demo_roots(
+    base: Path,
+    layouts: Sequence[DemoLayout] = ("v4", "v6"),
+    *,
+    now: datetime = DEMO_NOW,
+    seed: int = 7,
+) -> dict[str, Path]:
+    """The demo's matches (one `seed`, one `now`) as one root per layout, `base/<layout>`:
+    by default a v4 root and the same root migrated to v6."""
+    roots = {}
+    for layout in layouts:
+        roots[layout] = Path(base) / layout
+        roots[layout].mkdir(parents=True)
+        build_demo_root(roots[layout], now=now, seed=seed, layout=layout)
+    return roots
 
 
 def read_v6_matches(

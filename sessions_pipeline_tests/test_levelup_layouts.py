@@ -1,4 +1,5 @@
-"""LevelUp's v5-v7 layouts: the DDL against LevelUp's own, and the test builders."""
+"""LevelUp's v5-v7 layouts: the DDL against LevelUp's own, the test builders, and the demo
+written as a v6/v7 root holding the same matches as its v4 root."""
 
 from __future__ import annotations
 
@@ -11,20 +12,27 @@ import duckdb
 import polars as pl
 import pytest
 
+from sessions_pipeline.demo import DEMO_PLAYERS, build_demo_root, generate_demo_matches
 from sessions_pipeline.sql.levelup_schema import (
     create_v5_player_tables,
     create_warehouse_tables,
     read_table,
 )
 from sessions_pipeline_tests.levelup_files import (
+    DEMO_NOW,
+    build_demo_roots,
     make_v6_player_file,
     make_v6_root,
     make_warehouse,
     matches_at,
+    read_match_stats,
     read_v6_matches,
+    start_instants,
     warehouse_path,
 )
 
+GAMERTAGS = [player.gamertag for player in DEMO_PLAYERS]
+XUIDS = {player.gamertag: player.xuid for player in DEMO_PLAYERS}
 DEFAULT_NOW = "CURRENT_TIMESTAMP"
 
 # DESCRIBE rows (name, type, null, key, default) transcribed from LevelUp's DDL.
@@ -165,6 +173,16 @@ def player_file(root: Path, gamertag: str) -> Path:
 def as_naive_utc(column: str) -> pl.Expr:
     """A TIMESTAMPTZ read back (in whatever zone the connection had) as naive UTC."""
     return pl.col(column).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+
+
+def paris_wall_clock(column: str) -> pl.Expr:
+    """Naive UTC instants as the Paris wall clock LevelUp's sync writes in naive columns."""
+    return (
+        pl.col(column)
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone("Europe/Paris")
+        .dt.replace_time_zone(None)
+    )
 
 
 # --- The DDL ---------------------------------------------------------------------------
@@ -327,3 +345,162 @@ def test_make_v6_root_gives_back_the_matches_it_was_given(tmp_path: Path) -> Non
     assert registry["match_id"].to_list() == ["m0", "m1", "m2", "t0"]
     with pytest.raises(ValueError, match="NOT NULL"):
         make_v6_root(tmp_path / "other", {"Me": ("1", [("late", None, None)])})
+
+
+# --- The demo as a v6 / v7 root --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_v7_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's matches (DEMO_NOW, seed 7) as a v7 root; never modify it."""
+    return build_demo_roots(tmp_path_factory.mktemp("demo_v7"), ["v7"])["v7"]
+
+
+@pytest.fixture(scope="module")
+def demo_instants() -> dict[str, pl.DataFrame]:
+    """Per xuid, the demo's matches as generated: start and end instants, naive UTC."""
+    stats, _ = generate_demo_matches(now=DEMO_NOW, seed=7)
+    return {
+        xuid: frame.select("match_id", "start_time", "end_time") for xuid, frame in stats.items()
+    }
+
+
+def test_the_v6_demo_root_is_a_warehouse_and_enrichment_files(
+    demo_v6_root_template: Path, demo_root_template: Path
+) -> None:
+    root = demo_v6_root_template
+    assert warehouse_path(root).is_file()
+    assert (root / "db_profiles.json").read_text() == (
+        demo_root_template / "db_profiles.json"
+    ).read_text()
+    for gamertag in GAMERTAGS:
+        with opened(player_file(root, gamertag)) as con:
+            assert tables_in(con) == {"player_match_enrichment", "sync_meta", "mv_session_stats"}
+            assert described(con, "player_match_enrichment") == PLAYER_MATCH_ENRICHMENT
+        meta = read(player_file(root, gamertag), "sync_meta")
+        assert meta.select("key", "value").rows() == [("xuid", XUIDS[gamertag])]
+        assert read(player_file(root, gamertag), "mv_session_stats").height == 0
+    with opened(warehouse_path(root)) as con:
+        assert described(con, "match_registry") == MATCH_REGISTRY_V6
+    leftovers = [p.name for p in root.rglob("*") if p.suffix in {".building", ".wal"}]
+    assert leftovers == []
+
+
+def test_every_match_of_each_player_is_in_the_warehouse_once(
+    demo_v6_root_template: Path, demo_instants: dict[str, pl.DataFrame]
+) -> None:
+    root = demo_v6_root_template
+    registry = read(warehouse_path(root), "match_registry")
+    participants = read(warehouse_path(root), "match_participants")
+    assert registry["match_id"].is_unique().all()
+    everyone: set[str] = set()
+    for gamertag in GAMERTAGS:
+        enrichment = read(player_file(root, gamertag), "player_match_enrichment")
+        played = participants.filter(pl.col("xuid") == XUIDS[gamertag])["match_id"]
+        generated = demo_instants[XUIDS[gamertag]]["match_id"]
+        assert enrichment.height >= 800
+        assert set(enrichment["match_id"]) == set(played) == set(generated), gamertag
+        assert enrichment["match_id"].is_unique().all()
+        assert enrichment.select("session_id", "session_label").null_count().row(0) == (
+            enrichment.height,
+            enrichment.height,
+        )
+        everyone |= set(enrichment["match_id"])
+    assert set(registry["match_id"]) == everyone == set(participants["match_id"])
+    counts = participants.group_by("match_id").len()
+    assert (
+        registry.join(counts, on="match_id")
+        .filter(pl.col("player_count") != pl.col("len"))
+        .is_empty()
+    )
+
+
+def test_signatures_are_the_same_team_others_sorted_and_null_when_alone(
+    demo_v6_root_template: Path,
+) -> None:
+    root = demo_v6_root_template
+    registry = read(warehouse_path(root), "match_registry")
+    participants = read(warehouse_path(root), "match_participants")
+    for gamertag in GAMERTAGS:
+        xuid = XUIDS[gamertag]
+        mine = participants.filter(pl.col("xuid") == xuid).select("match_id", "team_id")
+        expected = (
+            participants.join(mine, on=["match_id", "team_id"])
+            .filter(pl.col("xuid") != xuid)
+            .group_by("match_id")
+            .agg(expected=pl.col("xuid").sort().str.join(","))
+        )
+        enrichment = (
+            read(player_file(root, gamertag), "player_match_enrichment")
+            .join(expected, on="match_id", how="left")
+            .join(registry.select("match_id", "playlist_name"), on="match_id")
+        )
+        signature = enrichment["teammates_signature"]
+        assert signature.null_count() > 0 and signature.drop_nulls().len() > 0, gamertag
+        assert (signature != "").all()
+        assert enrichment.filter(
+            pl.col("teammates_signature").ne_missing(pl.col("expected"))
+        ).is_empty()
+        free_for_all = enrichment.filter(pl.col("playlist_name") == "Free-for-All")
+        assert free_for_all.height > 0
+        assert free_for_all["teammates_signature"].null_count() == free_for_all.height
+
+
+def test_naive_columns_hold_paris_wall_clock_and_v7_the_instant(
+    demo_v7_root: Path, demo_instants: dict[str, pl.DataFrame]
+) -> None:
+    registry = read(warehouse_path(demo_v7_root), "match_registry").with_columns(
+        as_naive_utc("start_time_utc"), as_naive_utc("end_time_utc")
+    )
+    generated = pl.concat(demo_instants.values()).unique("match_id")
+    both = registry.join(generated, on="match_id", suffix="_generated")
+    assert both.height == registry.height
+    assert (both["start_time_utc"] == both["start_time_generated"]).all()
+    assert (both["end_time_utc"] == both["end_time_generated"]).all()
+    wall = both.select(paris_wall_clock("start_time_generated"), "start_time")
+    assert (wall["start_time_generated"] == wall["start_time"]).all()
+    offset = both.select(
+        month=pl.col("start_time_utc").dt.month(),
+        hours=(pl.col("start_time") - pl.col("start_time_utc")).dt.total_hours(),
+    )
+    assert set(offset.filter(pl.col("month") == 2)["hours"]) == {1}  # CET
+    assert set(offset.filter(pl.col("month") == 7)["hours"]) == {2}  # CEST
+    with opened(warehouse_path(demo_v7_root)) as con:
+        assert described(con, "match_registry") == MATCH_REGISTRY_V7
+
+
+def test_the_v4_and_v6_demo_roots_hold_the_same_matches(
+    demo_root_template: Path, demo_v6_root_template: Path
+) -> None:
+    for gamertag in GAMERTAGS:
+        v4 = read_match_stats(player_file(demo_root_template, gamertag)).select(
+            "match_id",
+            "start_time",
+            teammates_signature=pl.when(pl.col("teammates_signature") != "").then(
+                pl.col("teammates_signature")
+            ),
+        )
+        v6 = read_v6_matches(demo_v6_root_template, gamertag, XUIDS[gamertag])
+        assert v6.height == v4.height
+        assert v6.equals(v4), gamertag
+        assert start_instants(v6).equals(start_instants(v4))
+
+
+def test_a_v6_build_repeats_the_same_rows_and_replaces_a_v4_root(
+    demo_root: Path, demo_v6_root_template: Path
+) -> None:
+    assert build_demo_root(demo_root, now=DEMO_NOW, layout="v6") == GAMERTAGS
+    for path in (warehouse_path(demo_root), *(player_file(demo_root, gt) for gt in GAMERTAGS)):
+        template = demo_v6_root_template / path.relative_to(demo_root)
+        with opened(path) as con, opened(template) as expected:
+            assert tables_in(con) == tables_in(expected), path
+            for table in tables_in(con):
+                assert read_table(con, table).equals(read_table(expected, table)), (path, table)
+    leftovers = [p.name for p in demo_root.rglob("*") if p.suffix in {".building", ".wal"}]
+    assert leftovers == []
+
+
+def test_an_unknown_demo_layout_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'v5'"):
+        build_demo_root(tmp_path, now=DEMO_NOW, layout="v5")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
