@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from sessions_pipeline.cli import main
 from sessions_pipeline.demo import DEMO_PLAYERS, build_demo_root, generate_demo_matches
 from sessions_pipeline.sql.levelup_schema import (
     create_v5_player_tables,
@@ -504,3 +505,18 @@ def test_an_unknown_demo_layout_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'v5'"):
         build_demo_root(tmp_path, now=DEMO_NOW, layout="v5")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_command_writes_the_layout_asked(tmp_path: Path) -> None:
+    """`--layout v4` reaches the build (and the v4 pipeline still stores it); an unknown
+    layout is refused by the parser, before anything is written."""
+    assert main(["demo", "--layout", "v4", "--root", str(tmp_path)]) == 0
+    assert not warehouse_path(tmp_path).exists()
+    stored = read_match_stats(player_file(tmp_path, "JGtm"))["session_id"]
+    assert stored.drop_nulls().n_unique() > 10
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--layout", "v5", "--root", str(empty)])
+    assert exit_info.value.code == 2
+    assert list(empty.iterdir()) == []
