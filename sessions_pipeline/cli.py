@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 import dagster as dg
 from rich import box
@@ -35,7 +35,7 @@ from sessions_pipeline.app_root import (
     title_from_env,
 )
 from sessions_pipeline.definitions import sessions_job_for_root
-from sessions_pipeline.demo import build_demo_root
+from sessions_pipeline.demo import DemoLayout, build_demo_root
 from sessions_pipeline.environment import environment_variable
 from sessions_pipeline.errors import SessionsPipelineError
 from sessions_pipeline.launch import worker_context
@@ -177,6 +177,13 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="build a demo root (four players, two years of play) and store its sessions",
     )
+    demo.add_argument(
+        "--layout",
+        choices=get_args(DemoLayout),
+        default="v6",
+        help="LevelUp's files to write: v6 (a shared warehouse), v4 (matches in each player's "
+        "file) or v7 (v6 with UTC start times) (default: %(default)s)",
+    )
     demo.set_defaults(command=_demo)
 
     show = commands.add_parser(
@@ -271,7 +278,7 @@ def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
 
 
 def _demo(root: AppRoot, args: argparse.Namespace) -> int:
-    gamertags = build_demo_root(root.path)
+    gamertags = build_demo_root(root.path, layout=args.layout)
     console.print(f"Demo root written to {escape(str(root.path))}: {', '.join(gamertags)}")
     home = _demo_dagster_home(root)
     with _dagster_home(home):

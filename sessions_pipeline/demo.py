@@ -3,7 +3,8 @@
 It exists so `dagster dev` from a checkout (and the tests) have realistic data to freeze:
 Paris evenings that cross midnight, friends joining and leaving, long pauses inside an
 evening, matches shared across files under one match_id, and a last evening younger than
-the stability threshold.
+the stability threshold. The same matches can be written as LevelUp v4 keeps them (each
+player's `match_stats`) or as v6 and v7 do (one shared warehouse, per-player enrichment).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import json
 import os
 import random
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -25,9 +28,16 @@ import polars.selectors as cs
 from sessions_pipeline.app_root import PLAYER_DB_NAME, AppRoot, read_json_document
 from sessions_pipeline.errors import ConfigFileError
 from sessions_pipeline.planning import utc_naive_now
-from sessions_pipeline.sql.levelup_schema import create_v4_player_tables, insert_frame
+from sessions_pipeline.sql.levelup_schema import (
+    SHARED_MATCHES_DB_NAME,
+    create_v4_player_tables,
+    create_v5_player_tables,
+    create_warehouse_tables,
+    insert_frame,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
+DemoLayout = Literal["v6", "v4", "v7"]
 HISTORY_DAYS = 730
 RANDOM_POOL_SIZE = 12000
 
@@ -489,7 +499,17 @@ def _player_tables(
         .with_columns(computed_at=pl.lit(now, dtype=pl.Datetime("us")))
         .sort("teammate_xuid")
     )
-    aliases = (
+    return {
+        "match_stats": stats.sort("start_time", "match_id"),
+        "xuid_aliases": _aliases(participants, now),
+        "match_participants": participants.drop("start_time").sort("match_id", "team_id", "xuid"),
+        "teammates_aggregate": teammates,
+    }
+
+
+def _aliases(participants: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    """`xuid_aliases` of the players met in `participants`: each one's latest gamertag."""
+    return (
         participants.sort("start_time", "match_id")
         .group_by("xuid")
         .agg(gamertag=pl.col("gamertag").last(), last_seen=pl.col("start_time").max())
@@ -499,15 +519,99 @@ def _player_tables(
         )
         .sort("xuid")
     )
+
+
+def _warehouse_tables(
+    stats: Mapping[str, pl.DataFrame],
+    all_participants: pl.DataFrame,
+    now: datetime,
+    *,
+    with_instants: bool,
+) -> dict[str, pl.DataFrame]:
+    """The warehouse of v6/v7: every match some player synced, once, with all its players.
+
+    A match's rows are stamped with its first sync (the earliest `updated_at` of its
+    owners), so the same seed and `now` give the same rows; v7 also keeps the instants.
+    """
+    synced = pl.concat(
+        frame.select(
+            "match_id",
+            "start_time",
+            "end_time",
+            "playlist_id",
+            "playlist_name",
+            "map_id",
+            "map_name",
+            "game_variant_name",
+            "mode_category",
+            "is_ranked",
+            "time_played_seconds",
+            "updated_at",
+        )
+        for frame in stats.values()
+    )
+    participants = all_participants.join(
+        synced.group_by("match_id").agg(synced_at=pl.col("updated_at").min()), on="match_id"
+    )
+    registry = (
+        synced.sort("match_id", "updated_at")
+        .unique("match_id", keep="first", maintain_order=True)
+        .join(participants.group_by("match_id").len("player_count"), on="match_id")
+        .select(
+            pl.exclude("time_played_seconds", "updated_at", "player_count"),
+            duration_seconds=pl.col("time_played_seconds").cast(pl.Int32),
+            participants_loaded=pl.lit(True),
+            first_sync_at="updated_at",
+            player_count=pl.col("player_count").cast(pl.Int16),
+            created_at="updated_at",
+            updated_at="updated_at",
+        )
+        .sort("start_time", "match_id")
+    )
+    if with_instants:
+        registry = registry.with_columns(start_time_utc="start_time", end_time_utc="end_time")
     return {
-        "match_stats": stats.sort("start_time", "match_id"),
-        "xuid_aliases": aliases,
-        "match_participants": participants.drop("start_time").sort("match_id", "team_id", "xuid"),
-        "teammates_aggregate": teammates,
+        "match_registry": registry,
+        "match_participants": participants.select(
+            "match_id",
+            "xuid",
+            "gamertag",
+            "team_id",
+            "outcome",
+            "rank",
+            "kills",
+            "deaths",
+            "assists",
+            score="personal_score",
+            created_at="synced_at",
+        ).sort("match_id", "team_id", "xuid"),
+        "xuid_aliases": _aliases(participants, now),
     }
 
 
-def _write_player_file(db_path: Path, tables: dict[str, pl.DataFrame]) -> None:
+def _enrichment_tables(xuid: str, stats: pl.DataFrame, now: datetime) -> dict[str, pl.DataFrame]:
+    """A v5+ player file as the sync leaves it: one enrichment row per match, no session
+    yet, its signature NULL (not '') when the player had no teammate."""
+    signature = pl.col("teammates_signature")
+    enrichment = stats.sort("start_time", "match_id").select(
+        "match_id",
+        teammates_signature=pl.when(signature != "").then(signature),
+        had_bot_teammate=pl.lit(False),
+        created_at="updated_at",
+        updated_at="updated_at",
+    )
+    sync_meta = pl.DataFrame(
+        {"key": ["xuid"], "value": [xuid], "updated_at": [now]},
+        schema={"key": pl.String, "value": pl.String, "updated_at": pl.Datetime("us")},
+    )
+    return {"player_match_enrichment": enrichment, "sync_meta": sync_meta}
+
+
+def _write_db_file(
+    db_path: Path,
+    create_tables: Callable[[duckdb.DuckDBPyConnection], None],
+    tables: Mapping[str, pl.DataFrame],
+) -> None:
     """Build beside the target, then swap it in: a reader never sees a half-built file."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     building = db_path.with_name(db_path.name + ".building")
@@ -515,9 +619,10 @@ def _write_player_file(db_path: Path, tables: dict[str, pl.DataFrame]) -> None:
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(building))
     try:
-        create_v4_player_tables(con)
+        create_tables(con)
         for table, frame in tables.items():
-            # Instants, which land as LevelUp's sync writes them: Paris wall clock.
+            # Instants, which land as LevelUp's sync writes them: Paris wall clock in a
+            # naive column, the instant itself in a TIMESTAMPTZ one (v7's start_time_utc).
             insert_frame(con, table, frame.with_columns(cs.datetime().dt.replace_time_zone("UTC")))
     finally:
         con.close()
@@ -559,18 +664,36 @@ def _write_friends_if_absent(app_root: AppRoot) -> None:
         return
 
 
-def build_demo_root(root: Path, *, now: datetime | None = None, seed: int = 7) -> list[str]:
-    """Write the demo's profiles and player files under `root`; return the gamertags.
+def build_demo_root(
+    root: Path, *, now: datetime | None = None, seed: int = 7, layout: DemoLayout = "v6"
+) -> list[str]:
+    """Write the demo's profiles and files under `root` in `layout`; return the gamertags.
 
-    Player files are rebuilt from scratch; a friends file already there is the user's and
-    is kept. The same `seed` and `now` give the same rows.
+    v4: each player's file holds its matches. v6/v7: the warehouse
+    (`data/warehouse/shared_matches_v2.duckdb`) holds every match once, each player's file
+    its enrichment rows; the warehouse is written first, so no player file ever names a
+    match it lacks. The demo's files (players and warehouse) are rebuilt from scratch; a
+    friends file already there is the user's and is kept. The same `seed` and `now` give
+    the same rows, whatever the layout.
     """
+    if layout not in get_args(DemoLayout):
+        raise ValueError(f"unknown demo layout {layout!r}; expected v6, v4 or v7")
     app_root = AppRoot(Path(root))
     now = utc_naive_now(now)
     stats, participants = generate_demo_matches(now=now, seed=seed)
+    if layout != "v4":
+        # LevelUp finds the warehouse from a player's path: <data>/players -> <data>/warehouse.
+        warehouse = app_root.players_dir.parent / "warehouse" / SHARED_MATCHES_DB_NAME
+        shared = _warehouse_tables(stats, participants, now, with_instants=layout == "v7")
+        _write_db_file(warehouse, lambda con: create_warehouse_tables(con, layout=layout), shared)
     for player in DEMO_PLAYERS:
-        tables = _player_tables(player.xuid, stats[player.xuid], participants, now)
-        _write_player_file(app_root.players_dir / player.gamertag / PLAYER_DB_NAME, tables)
+        db_path = app_root.players_dir / player.gamertag / PLAYER_DB_NAME
+        if layout == "v4":
+            tables = _player_tables(player.xuid, stats[player.xuid], participants, now)
+            _write_db_file(db_path, create_v4_player_tables, tables)
+        else:
+            tables = _enrichment_tables(player.xuid, stats[player.xuid], now)
+            _write_db_file(db_path, create_v5_player_tables, tables)
     _write_profiles(app_root)
     _write_friends_if_absent(app_root)
     return [player.gamertag for player in DEMO_PLAYERS]

@@ -238,7 +238,7 @@ def test_a_build_is_fast_and_repeats_the_same_rows(
     demo_root_template: Path, tmp_path: Path
 ) -> None:
     started = time.perf_counter()
-    gamertags = build_demo_root(tmp_path, now=DEMO_NOW)
+    gamertags = build_demo_root(tmp_path, now=DEMO_NOW, layout="v4")
     assert time.perf_counter() - started < 10
     assert gamertags == ["JGtm", "Madina97294", "Chocoboflor", "XxDaemonGamerxX"]
     assert_same_files(demo_root_template, tmp_path)
@@ -254,7 +254,7 @@ def test_a_time_zone_aware_now_is_the_same_instant(
     demo_root_template: Path, tmp_path: Path
 ) -> None:
     paris_now = DEMO_NOW.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/Paris"))
-    build_demo_root(tmp_path, now=paris_now)
+    build_demo_root(tmp_path, now=paris_now, layout="v4")
     assert_same_files(demo_root_template, tmp_path)
 
 
@@ -269,7 +269,7 @@ def test_rebuild_replaces_player_files_and_touches_nothing_else(demo_root: Path)
     profiles["profiles"]["Someone"] = {"db_path": "data/players/Someone/stats.duckdb"}
     profiles_file.write_text(json.dumps(profiles))
 
-    build_demo_root(demo_root, now=DEMO_NOW)
+    build_demo_root(demo_root, now=DEMO_NOW, layout="v4")
 
     assert read_match_stats(db_path(demo_root, "JGtm")).equals(before)
     assert AppRoot(demo_root).friends_file.read_text() == '{"1": ["someone"]}\n'
@@ -289,7 +289,7 @@ def test_rebuild_accepts_profiles_with_a_bom_and_keeps_other_players(demo_root: 
     profiles_file.write_text(json.dumps(document), encoding="utf-8-sig")
     assert profiles_file.read_bytes().startswith(b"\xef\xbb\xbf")
 
-    assert build_demo_root(demo_root, now=DEMO_NOW) == GAMERTAGS
+    assert build_demo_root(demo_root, now=DEMO_NOW, layout="v4") == GAMERTAGS
 
     rebuilt = json.loads(profiles_file.read_text(encoding="utf-8"))["profiles"]
     assert rebuilt["Someone"] == someone

@@ -1,14 +1,19 @@
-"""The tables of a LevelUp v4 player file, as the dashboard's sync creates them.
+"""The tables of LevelUp's files, as its sync creates them: a v4 player file, and from v5 on
+the shared warehouse (`match_registry`, `match_participants`, `xuid_aliases`) beside a player
+file holding only the player's own rows (`player_match_enrichment`, `sync_meta`,
+`mv_session_stats`).
 
-The pipeline never creates these tables in a real player file: the demo and the tests do,
-so that what they exercise is shaped like what users have on disk (a primary key or not,
-a VARCHAR `session_id`, or a sync-created `match_stats` with no session columns at all).
+The pipeline never creates these tables in a real file: the demo and the tests do, so that
+what they exercise is shaped like what users have on disk (a primary key or not, a VARCHAR
+`session_id`, a sync-created `match_stats` with no session columns at all, a warehouse with
+or without `is_ranked` or `start_time_utc`). A column spec is (name, type), the type
+followed by LevelUp's NOT NULL or DEFAULT when it declares one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import count
 from typing import Literal
 
@@ -16,6 +21,7 @@ import duckdb
 import polars as pl
 
 SchemaKind = Literal["v4", "sync"]
+WarehouseLayout = Literal["v5", "v6", "v7"]
 
 MATCH_STATS_V4_COLUMNS: tuple[tuple[str, str], ...] = (
     ("match_id", "VARCHAR"),
@@ -108,6 +114,134 @@ TEAMMATES_AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("computed_at", "TIMESTAMP"),
 )
 
+SHARED_MATCHES_DB_NAME = "shared_matches_v2.duckdb"
+"""The warehouse's file name from v6 on (LevelUp src/utils/paths.py SHARED_MATCHES_DB_FILENAME);
+v5 named it `shared_matches.duckdb`. It lives in `<data>/warehouse/`, beside `<data>/players/`."""
+
+MATCH_REGISTRY_V6_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("match_id", "VARCHAR"),
+    ("start_time", "TIMESTAMP NOT NULL"),
+    ("end_time", "TIMESTAMP"),
+    ("playlist_id", "VARCHAR"),
+    ("playlist_name", "VARCHAR"),
+    ("map_id", "VARCHAR"),
+    ("map_name", "VARCHAR"),
+    ("pair_id", "VARCHAR"),
+    ("pair_name", "VARCHAR"),
+    ("game_variant_id", "VARCHAR"),
+    ("game_variant_name", "VARCHAR"),
+    ("mode_category", "VARCHAR"),
+    ("is_ranked", "BOOLEAN DEFAULT FALSE"),
+    ("is_firefight", "BOOLEAN DEFAULT FALSE"),
+    ("duration_seconds", "INTEGER"),
+    ("playable_duration_seconds", "INTEGER"),
+    ("real_start_time", "TIMESTAMP"),
+    ("team_0_score", "SMALLINT"),
+    ("team_1_score", "SMALLINT"),
+    ("team_0_ps_score", "INTEGER"),
+    ("team_1_ps_score", "INTEGER"),
+    ("backfill_completed", "INTEGER DEFAULT 0"),
+    ("participants_loaded", "BOOLEAN DEFAULT FALSE"),
+    ("events_loaded", "BOOLEAN DEFAULT FALSE"),
+    ("medals_loaded", "BOOLEAN DEFAULT FALSE"),
+    ("first_sync_by", "VARCHAR"),
+    ("first_sync_at", "TIMESTAMP"),
+    ("last_updated_at", "TIMESTAMP"),
+    ("player_count", "SMALLINT DEFAULT 0"),
+    ("created_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+    ("updated_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+)
+"""`match_registry` of shared_matches_v2.duckdb: LevelUp src/data/sync/_engine_connections.py
+_SHARED_SCHEMA_SQL (@45e0a451); a naive `start_time` is the sync machine's wall clock."""
+
+_V6_REGISTRY_ADDITIONS = frozenset(
+    {"playable_duration_seconds", "real_start_time", "team_0_ps_score", "team_1_ps_score"}
+)
+MATCH_REGISTRY_V5_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    column for column in MATCH_REGISTRY_V6_COLUMNS if column[0] not in _V6_REGISTRY_ADDITIONS
+)
+"""`match_registry` of v5's shared_matches.duckdb: the same _SHARED_SCHEMA_SQL at @016018a0,
+before the four columns v6 added."""
+
+MATCH_REGISTRY_V7_COLUMNS: tuple[tuple[str, str], ...] = (
+    *MATCH_REGISTRY_V6_COLUMNS,
+    ("start_time_utc", "TIMESTAMPTZ"),
+    ("end_time_utc", "TIMESTAMPTZ"),
+)
+"""v6's `match_registry` as LevelUp's Go era migrates it: the step
+add_start_time_utc_to_match_registry (apps/go-api/internal/migration, AddColumnIfMissing)
+appends the match's instants."""
+
+WAREHOUSE_MATCH_PARTICIPANTS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("match_id", "VARCHAR NOT NULL"),
+    ("xuid", "VARCHAR NOT NULL"),
+    ("gamertag", "VARCHAR"),
+    ("team_id", "INTEGER"),
+    ("outcome", "INTEGER"),
+    ("rank", "SMALLINT"),
+    ("score", "INTEGER"),
+    ("kills", "SMALLINT"),
+    ("deaths", "SMALLINT"),
+    ("assists", "SMALLINT"),
+    ("shots_fired", "INTEGER"),
+    ("shots_hit", "INTEGER"),
+    ("damage_dealt", "FLOAT"),
+    ("damage_taken", "FLOAT"),
+    ("created_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+)
+"""`match_participants` of the warehouse, v5 to v7 (LevelUp _engine_connections.py
+_SHARED_SCHEMA_SQL); primary key (match_id, xuid)."""
+
+WAREHOUSE_XUID_ALIASES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("xuid", "VARCHAR"),
+    ("gamertag", "VARCHAR NOT NULL"),
+    ("last_seen", "TIMESTAMP"),
+    ("source", "VARCHAR"),
+    ("updated_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+)
+"""`xuid_aliases` of the warehouse (LevelUp _engine_connections.py _SHARED_SCHEMA_SQL)."""
+
+PLAYER_MATCH_ENRICHMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("match_id", "VARCHAR"),
+    ("performance_score", "FLOAT"),
+    ("session_id", "VARCHAR"),
+    ("session_label", "VARCHAR"),
+    ("is_with_friends", "BOOLEAN"),
+    ("teammates_signature", "VARCHAR"),
+    ("known_teammates_count", "SMALLINT"),
+    ("friends_xuids", "VARCHAR"),
+    ("had_bot_teammate", "BOOLEAN"),
+    ("created_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+    ("updated_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+)
+"""A v5+ player file's one row per match (LevelUp src/data/sync/_engine_schema.py
+SYNC_SCHEMA_DDL): the sync writes `teammates_signature`, the backfill the session columns."""
+
+SYNC_META_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("key", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("updated_at", "TIMESTAMP DEFAULT CURRENT_TIMESTAMP"),
+)
+"""Key-value facts of a v5+ player file, its `xuid` among them (_engine_schema.py
+SYNC_SCHEMA_DDL)."""
+
+MV_SESSION_STATS_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("session_id", "VARCHAR"),
+    ("match_count", "INTEGER"),
+    ("start_time", "TIMESTAMP"),
+    ("end_time", "TIMESTAMP"),
+    ("total_kills", "INTEGER"),
+    ("total_deaths", "INTEGER"),
+    ("total_assists", "INTEGER"),
+    ("kd_ratio", "DOUBLE"),
+    ("win_rate", "DOUBLE"),
+    ("avg_accuracy", "DOUBLE"),
+    ("avg_life_seconds", "DOUBLE"),
+    ("updated_at", "TIMESTAMP"),
+)
+"""LevelUp's per-session summary, a plain table of the v5+ player file
+(src/data/repositories/_materialized_views.py `_ensure_mv_tables`, @83edd854)."""
+
 _SQL_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\d+(, *\d+)?\))?$")
 _view_numbers = count()
 
@@ -136,9 +270,15 @@ def _create_table(
     columns: Sequence[tuple[str, str]],
     primary_key: Sequence[str],
 ) -> None:
+    """Create `table` from column specs. A spec is words and numbers only (a type, then
+    LevelUp's NOT NULL or DEFAULT FALSE/0/CURRENT_TIMESTAMP), so no quote or separator
+    ever reaches the statement."""
     for name, sql_type in columns:
         if not _SQL_TYPE.match(sql_type):
-            raise ValueError(f"column {name!r} of {table}: {sql_type!r} is not a SQL type name")
+            raise ValueError(
+                f"column {name!r} of {table}: {sql_type!r} is not a SQL type "
+                "(with NOT NULL or DEFAULT <word>)"
+            )
     parts = [f"{quote_identifier(name)} {sql_type}" for name, sql_type in columns]
     if primary_key:
         parts.append(f"PRIMARY KEY ({', '.join(map(quote_identifier, primary_key))})")
@@ -202,6 +342,74 @@ def create_v4_player_tables(con: duckdb.DuckDBPyConnection, *, primary_key: bool
     create_xuid_aliases(con, primary_key=primary_key)
     create_match_participants(con, primary_key=primary_key)
     create_teammates_aggregate(con, primary_key=primary_key)
+
+
+def match_registry_spec(layout: WarehouseLayout = "v6") -> tuple[tuple[str, str], ...]:
+    """Columns LevelUp creates `match_registry` with in a v5, v6 or v7 warehouse."""
+    specs = {
+        "v5": MATCH_REGISTRY_V5_COLUMNS,
+        "v6": MATCH_REGISTRY_V6_COLUMNS,
+        "v7": MATCH_REGISTRY_V7_COLUMNS,
+    }
+    if layout not in specs:
+        raise ValueError(f"unknown warehouse layout {layout!r}; expected 'v5', 'v6' or 'v7'")
+    return specs[layout]
+
+
+def _without(
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    primary_key: Sequence[str],
+    dropped: Collection[str],
+) -> list[tuple[str, str]]:
+    unknown = set(dropped) - {name for name, _ in columns}
+    if unknown:
+        raise ValueError(f"cannot leave out columns absent from {table}: {sorted(unknown)}")
+    keyed = set(dropped) & set(primary_key)
+    if keyed:
+        raise ValueError(f"cannot leave out the primary key of {table}: {sorted(keyed)}")
+    return [column for column in columns if column[0] not in dropped]
+
+
+def create_warehouse_tables(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    layout: WarehouseLayout = "v6",
+    without_columns: Mapping[str, Collection[str]] | None = None,
+) -> None:
+    """Create the warehouse's `match_registry`, `match_participants` and `xuid_aliases`.
+
+    `without_columns` leaves columns out, per table (e.g. `{"match_registry":
+    ["is_ranked"]}`), for the warehouses readers must survive: files migrated by hand or
+    older than the DDL that added a column.
+    """
+    tables = {
+        "match_registry": (match_registry_spec(layout), ("match_id",)),
+        "match_participants": (WAREHOUSE_MATCH_PARTICIPANTS_COLUMNS, ("match_id", "xuid")),
+        "xuid_aliases": (WAREHOUSE_XUID_ALIASES_COLUMNS, ("xuid",)),
+    }
+    dropped = dict(without_columns or {})
+    unknown = set(dropped) - set(tables)
+    if unknown:
+        raise ValueError(f"no warehouse tables {sorted(unknown)}; expected {sorted(tables)}")
+    # Every table checked before any is created: a refused spec leaves no half warehouse.
+    kept = {
+        table: _without(table, columns, primary_key, dropped.get(table, ()))
+        for table, (columns, primary_key) in tables.items()
+    }
+    for table, (_, primary_key) in tables.items():
+        _create_table(con, table, kept[table], primary_key)
+
+
+def create_v5_player_tables(
+    con: duckdb.DuckDBPyConnection, *, with_mv_session_stats: bool = True
+) -> None:
+    """Create the tables of a v5+ player file the pipeline reads or writes; a sync that never
+    refreshed its summaries has no `mv_session_stats` (`with_mv_session_stats=False`)."""
+    _create_table(con, "player_match_enrichment", PLAYER_MATCH_ENRICHMENT_COLUMNS, ["match_id"])
+    _create_table(con, "sync_meta", SYNC_META_COLUMNS, ["key"])
+    if with_mv_session_stats:
+        _create_table(con, "mv_session_stats", MV_SESSION_STATS_COLUMNS, ["session_id"])
 
 
 def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
