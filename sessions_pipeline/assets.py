@@ -45,6 +45,7 @@ from sessions_pipeline.run_config import (
     validated_config_schema,
 )
 from sessions_pipeline.sql.player_db import TimelineRead
+from sessions_pipeline.sql.player_file import written_table
 from sessions_pipeline.store import (
     StoreOptions,
     StoreResult,
@@ -203,11 +204,13 @@ def _session_assets(
         owners=OWNERS,
         tags={"player_file": WRITES},
         code_version=CODE_VERSION,
-        metadata={"dagster/table_name": "match_stats", "dagster/column_schema": STORED_COLUMNS},
+        metadata={"dagster/column_schema": STORED_COLUMNS},
         config_schema=validated_config_schema(StoredSessionsConfig),
         output_required=False,
-        description="`session_id` and `session_label` frozen into the player's `match_stats`: "
-        "matches older than 4 h, only the rows that change, in one transaction. A dry run "
+        description="`session_id` and `session_label` frozen into the player's file "
+        "(`match_stats` in LevelUp v4, `player_match_enrichment` since v5; the warehouse is "
+        "never written): matches older than 4 h, only the rows that change, in one "
+        "transaction. A dry run "
         "records an observation instead: the file did not change.",
     )
     def stored_sessions(
@@ -315,6 +318,8 @@ def _timeline_metadata(timeline: TimelineRead) -> dict[str, dg.MetadataValue]:
         "matches": dg.MetadataValue.int(len(frame)),
         "null_start_times": dg.MetadataValue.int(timeline.null_start_times),
         "null_match_ids": dg.MetadataValue.int(timeline.null_match_ids),
+        "layout": dg.MetadataValue.text(timeline.layout),
+        "orphan_enrichment_rows": dg.MetadataValue.int(timeline.orphan_enrichment_rows),
         "stable": dg.MetadataValue.int(stable),
         "recent": dg.MetadataValue.int(len(frame) - stable),
         "already_stored": dg.MetadataValue.int(int(frame["stored_session_id"].is_not_null().sum())),
@@ -374,6 +379,8 @@ def _store_metadata(result: StoreResult, options: StoreOptions) -> dict[str, dg.
         "matches": dg.MetadataValue.int(result.matches),
         "null_start_times": dg.MetadataValue.int(result.null_start_times),
         "db_path": dg.MetadataValue.path(str(result.db_path)),
+        "layout": dg.MetadataValue.text(result.layout),
+        "written_table": dg.MetadataValue.text(written_table(result.layout)),
     }
     if result.warnings:
         metadata["warnings"] = dg.MetadataValue.text(_listing(result.warnings))

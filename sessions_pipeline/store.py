@@ -77,6 +77,7 @@ class StoreResult:
     sessions: int
     changes: pl.DataFrame
     warnings: tuple[str, ...] = field(default=())
+    layout: str = "v4"
 
     def summary(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
@@ -224,6 +225,7 @@ def _result(
             pl.col("session_label").alias("session_label_after"),
         ),
         warnings=warnings,
+        layout=timeline.layout,
         **counts,
     )
 

@@ -65,8 +65,12 @@ class PlayerFile:
 
     @property
     def written_table(self) -> str:
-        """Where the session values live: `match_stats` or `player_match_enrichment`."""
-        return MATCH_STATS if self.is_v4 else ENRICHMENT
+        return written_table(self.layout)
+
+
+def written_table(layout: str) -> str:
+    """Where a layout keeps the session values: `match_stats` or `player_match_enrichment`."""
+    return MATCH_STATS if layout == V4 else ENRICHMENT
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str] | None:
