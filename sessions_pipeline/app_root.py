@@ -260,8 +260,10 @@ class AppRoot:
     @property
     def _data_dir(self) -> Path:
         # The classic data/ is the default title's (LevelUp knew no other before its Go
-        # era): another title's players never come from there.
-        if self.title == DEFAULT_TITLE and not self.title_dir.is_dir():
+        # era): another title's players never come from there. A title folder holding
+        # only its settings overlay (settings.json) does not move the default's players.
+        holds_data = any((self.title_dir / name).is_dir() for name in ("players", "warehouse"))
+        if self.title == DEFAULT_TITLE and not holds_data:
             return self.path / "data"
         return self.title_dir
 

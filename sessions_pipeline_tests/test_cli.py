@@ -16,6 +16,8 @@ import pytest
 from sessions_pipeline.app_root import HOME_ENV_VAR
 from sessions_pipeline.cli import main
 from sessions_pipeline.demo import DEMO_PLAYERS
+from sessions_pipeline.rules import SessionParameters
+from sessions_pipeline.store import read_timeline
 from sessions_pipeline_tests.dashboard_server import (
     PROC_NET_TCP,
     answers,
@@ -25,7 +27,6 @@ from sessions_pipeline_tests.dashboard_server import (
     url_of,
 )
 from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
-from sessions_pipeline_tests.levelup_files import read_match_stats
 
 GAMERTAGS = sorted(player.gamertag for player in DEMO_PLAYERS)
 
@@ -38,8 +39,9 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def stored_ids(root: Path, gamertag: str = "JGtm") -> set[object]:
+    """The session ids stored in the player's file, whichever layout it has."""
     path = root / "data" / "players" / gamertag / "stats.duckdb"
-    return set(read_match_stats(path)["session_id"].to_list())
+    return set(read_timeline(path, SessionParameters()).frame["stored_session_id"].to_list())
 
 
 def add_broken_players(root: Path) -> None:
