@@ -6,6 +6,7 @@ and must see a profile or a player folder as soon as it appears.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -199,6 +200,21 @@ class AppRoot:
 
     def __post_init__(self) -> None:
         validate_title(self.title)
+
+    @classmethod
+    def of_player_file(cls, db_path: Path) -> AppRoot | None:
+        """The root (and title) a player file sits in, as LevelUp lays them out:
+        `<root>/data/players/<gamertag>/` or `<root>/data/titles/<slug>/players/<gamertag>/`;
+        None for a file elsewhere."""
+        parts = Path(db_path).absolute().parts
+        if "players" not in parts:
+            return None
+        data = parts[: parts.index("players")]
+        if len(data) >= 3 and data[-3:-1] == ("data", "titles"):
+            with contextlib.suppress(SessionsPipelineError):
+                return cls(Path(*data[:-3]), data[-1])
+            return None
+        return cls(Path(*data[:-1])) if data[-1:] == ("data",) else None
 
     @classmethod
     def from_env(cls, title: str | None = None) -> AppRoot:

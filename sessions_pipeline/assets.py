@@ -69,14 +69,15 @@ STORED_COLUMNS = dg.TableSchema(
     columns=[
         dg.TableColumn(
             "session_id",
-            "INTEGER",
-            description="0 for the player's oldest session, +1 per new session; never moves.",
+            "INTEGER or VARCHAR",
+            description="0 for the player's oldest session, +1 per new session; never moves. "
+            "Decimal text where the column is VARCHAR (LevelUp v4's, and every v5+ file).",
         ),
         dg.TableColumn(
             "session_label",
             "VARCHAR",
-            description="DD/MM/YYYY HH:MM\N{EN DASH}HH:MM (N) in Europe/Paris: first match, last "
-            "match, number of matches.",
+            description="DD/MM/YYYY HH:MM\N{EN DASH}HH:MM (N) in the label time zone "
+            "(default Europe/Paris): first match, last match, number of matches.",
         ),
     ]
 )
@@ -102,7 +103,7 @@ def run_rules(root: AppRoot, run_config: dict) -> ResolvedParameters:
     start time is wall clock of the run's start-time zone), so both assets see one set."""
     op_config = run_config.get("ops", {}).get("computed_sessions", {}).get("config") or {}
     given = ComputedSessionsConfig(**op_config).given()
-    return resolve_parameters(given, read_levelup_settings(root.path), RUN_CONFIG)
+    return resolve_parameters(given, read_levelup_settings(root), RUN_CONFIG)
 
 
 def build_session_assets(
@@ -147,7 +148,8 @@ def _session_assets(
         tags={"player_file": READS},
         code_version=CODE_VERSION,
         deps=[friends_xuids],
-        description="The player's matches from `match_stats`, in (start instant, match_id) "
+        description="The player's matches (its file's `match_stats` in LevelUp v4, the shared "
+        "warehouse since v5), in (start instant, match_id) "
         "order, with the session values already stored. A naive start time is wall clock "
         "of the run's start_time_zone (LevelUp's sync writes the machine's).",
     )

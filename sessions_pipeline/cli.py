@@ -261,7 +261,7 @@ def _backfill(root: AppRoot, args: argparse.Namespace) -> int:
     }
     # The root's settings are read before any run: a broken file is one error, not one per
     # player (each run reads them again, with the same answer).
-    read_levelup_settings(root.path)
+    read_levelup_settings(root)
     run_config = sessions_run_config(
         rules=rules,
         force=args.force,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sessions_pipeline.app_root import describe_json_value, read_json_object
+from sessions_pipeline.app_root import AppRoot, describe_json_value, read_json_object
 from sessions_pipeline.errors import ConfigFileError
 from sessions_pipeline.rules import (
     PARAMETER_NAMES,
@@ -25,7 +25,6 @@ from sessions_pipeline.rules import (
 )
 
 SETTINGS_FILE_NAME = "app_settings.json"
-DEFAULT_TITLE = "halo_infinite"
 DEFAULT = "default"
 """The source of a value nobody gave: DESIGN's default."""
 
@@ -56,12 +55,12 @@ class LevelUpSettings:
     sources: dict[str, str] = field(default_factory=dict)
 
 
-def settings_files(root: Path, title: str = DEFAULT_TITLE) -> list[Path]:
-    """The global settings file, then the title's overlay (which wins key by key)."""
-    return [root / SETTINGS_FILE_NAME, root / "data" / "titles" / title / "settings.json"]
+def settings_files(root: AppRoot) -> list[Path]:
+    """The global settings file, then the served title's overlay (which wins key by key)."""
+    return [root.path / SETTINGS_FILE_NAME, root.title_dir / "settings.json"]
 
 
-def read_levelup_settings(root: Path, title: str = DEFAULT_TITLE) -> LevelUpSettings:
+def read_levelup_settings(root: AppRoot) -> LevelUpSettings:
     """The session rules set in the root's settings files (none when there are none).
 
     Keys of other features are LevelUp's business and ignored; a session key with a
@@ -69,7 +68,7 @@ def read_levelup_settings(root: Path, title: str = DEFAULT_TITLE) -> LevelUpSett
     """
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
-    for path in settings_files(root, title):
+    for path in settings_files(root):
         document = read_json_object(path, "an object of LevelUp settings")
         for key, (parameter, expected) in _KEYS.items():
             if document is None or key not in document:
@@ -98,6 +97,10 @@ class ResolvedParameters:
         params = SessionParameters(friends_xuids=friends_xuids, **self.values)
         return params, {**self.sources, "friends_xuids": friends_source}
 
+    def params(self) -> SessionParameters:
+        """These rules, with no friends: what a reader without friends computes with."""
+        return SessionParameters(**self.values)
+
     @property
     def start_time_zone(self) -> str:
         return str(self.values["start_time_zone"])
@@ -105,6 +108,13 @@ class ResolvedParameters:
     @property
     def split_on_ranked_change(self) -> bool:
         return bool(self.values["split_on_ranked_change"])
+
+
+def settings_of_player_file(db_path: Path) -> ResolvedParameters:
+    """What a file no store has recorded parameters in is read with, as a store would cut
+    it: the LevelUp settings of the root it sits in, else the defaults."""
+    root = AppRoot.of_player_file(db_path)
+    return resolve_parameters({}, read_levelup_settings(root) if root else LevelUpSettings(), "")
 
 
 def resolve_parameters(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sessions_pipeline.levelup_settings import settings_of_player_file
 from sessions_pipeline.planning import stability_cutoff
 from sessions_pipeline.reader import (
     READ_LOCK_TIMEOUT_SECONDS,
@@ -56,12 +57,14 @@ class PlayerOverview:
     stability_hours: float
     friend_gamertags: dict[str, str]
     cutoff: datetime
+    unstored_sources: dict[str, str]
+    """Where a never-stored file's parameters came from (the root's settings, defaults)."""
 
     @property
     def sources(self) -> dict[str, str]:
         """Where each parameter shown came from: the last store's own record of it."""
         if self.recorded is None:
-            return dict.fromkeys(PARAMETER_NAMES, "default (never stored)")
+            return {"friends_xuids": "none (never stored)", **self.unstored_sources}
         recorded = self.recorded.sources or {}
         return {name: recorded.get(name, OLDER_STORE) for name in PARAMETER_NAMES}
 
@@ -86,7 +89,8 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
         Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
     ) as file:
         recorded = player_db.read_recorded_parameters(file.con)
-        params = replay_parameters(recorded)
+        unstored = None if recorded else settings_of_player_file(Path(db_path))
+        params = replay_parameters(recorded, defaults=unstored and unstored.params())
         timeline = read_session_rows(
             file, recorded, params, now=now, with_scan_positions=True
         ).sessions()
@@ -125,6 +129,7 @@ def read_overview(db_path: str | Path, *, now: datetime | None = None) -> Player
         stability_hours=stability_hours,
         friend_gamertags=friend_gamertags,
         cutoff=stability_cutoff(now, stability_hours),
+        unstored_sources=unstored.sources if unstored else {},
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sessions_pipeline.levelup_settings import settings_of_player_file
 from sessions_pipeline.planning import recompute_window, stability_cutoff
 from sessions_pipeline.rules import (
     DEFAULT_STABILITY_HOURS,
@@ -48,6 +49,7 @@ def load_sessions(
         recorded = player_db.read_recorded_parameters(file.con)
         params = replay_parameters(
             recorded,
+            defaults=None if recorded else settings_of_player_file(Path(db_path)).params(),
             friends_xuids=friends_xuids,
             gap_minutes=gap_minutes,
             start_time_zone=start_time_zone,
@@ -172,11 +174,13 @@ def read_session_rows(
 def replay_parameters(
     recorded: player_db.RecordedParameters | None,
     *,
+    defaults: SessionParameters | None = None,
     friends_xuids: Collection[str] | None = None,
     **given: object,
 ) -> SessionParameters:
-    """Those given (not None), else those recorded by the last store, else the defaults."""
-    base = recorded.params if recorded else SessionParameters()
+    """Those given (not None), else those recorded by the last store, else `defaults`
+    (the root's LevelUp settings, for a caller that read them), else DESIGN's defaults."""
+    base = recorded.params if recorded else (defaults or SessionParameters())
     chosen = {name: value for name, value in given.items() if value is not None}
     if friends_xuids is not None:
         chosen["friends_xuids"] = frozenset(friends_xuids)

@@ -223,7 +223,7 @@ def build_stability_sensor(
         try:
             # A run launched now would fail on a broken friends file: skip until it's fixed.
             load_friends_config(root.friends_file)
-            settings = read_levelup_settings(root.path)
+            settings = read_levelup_settings(root)
             players = root.players()
         except FILE_ERRORS as error:
             return dg.SensorResult(skip_reason=str(error))

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from sessions_pipeline import load_sessions
 from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.cli import main
 from sessions_pipeline.definitions import build_definitions, sessions_job_for_root
@@ -140,6 +141,41 @@ def test_the_title_settings_overlay_the_global_ones_key_by_key(root: Path) -> No
         "split_on_ranked_change": (False, DEFAULT),
         "team_change_mode": ("group", f"settings file {global_settings(root)}"),
     }
+
+
+def test_the_overlay_is_the_served_titles(tmp_path: Path) -> None:
+    """A multi-title root: `--title halo_mcc` reads data/titles/halo_mcc/settings.json,
+    not another title's overlay."""
+    root = tmp_path / "root"
+    mcc = root / "data" / "titles" / "halo_mcc" / "players" / GAMERTAG / "stats.duckdb"
+    make_player_file(mcc, matches_at(T0, [0, 30, 60]))
+    write(root / "data" / "titles" / "halo_infinite" / "settings.json", {"session_gap_minutes": 45})
+    overlay = write(
+        root / "data" / "titles" / "halo_mcc" / "settings.json", {"session_gap_minutes": 20}
+    )
+
+    assert (
+        main(["backfill", "--gamertag", GAMERTAG, "--title", "halo_mcc", "--root", str(root)]) == 0
+    )
+
+    recorded = read_recorded_parameters(mcc)
+    assert recorded.params.gap_minutes == 20
+    assert recorded.sources["gap_minutes"] == f"settings file {overlay}"
+
+
+def test_a_never_stored_file_is_read_with_its_roots_settings(root: Path) -> None:
+    """load_sessions, show and the page cut a file no store has touched as a store would."""
+    write(global_settings(root), {"session_gap_minutes": 20, "session_team_change_mode": "ignore"})
+
+    loaded = load_sessions(db_path(root), now=NOW)
+
+    assert loaded.equals(
+        load_sessions(db_path(root), gap_minutes=20, team_change_mode="ignore", now=NOW)
+    )
+    assert (
+        loaded["session_id"].max()
+        > load_sessions(db_path(root), gap_minutes=120, now=NOW)["session_id"].max()
+    )
 
 
 def test_the_run_config_beats_the_settings_in_a_dagster_run(root: Path) -> None:
