@@ -39,20 +39,22 @@ from run import (
 )
 from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
 
-from sessions_pipeline import cli, load_sessions, overview
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.player_ranges import PLAYERS_PER_RUN
-from sessions_pipeline.reader import read_session_rows, replay_parameters
-from sessions_pipeline.rules import (
+from sessions_pipeline import load_sessions
+from sessions_pipeline.entry_points import cli
+from sessions_pipeline.levelup import overview
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.reader import read_session_rows, replay_parameters
+from sessions_pipeline.levelup.sql import lookups, player_db
+from sessions_pipeline.levelup.sql.player_file import PlayerFile, open_player_file
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.orchestration.player_ranges import PLAYERS_PER_RUN
+from sessions_pipeline.orchestration.run_config import sessions_run_config
+from sessions_pipeline.rules.sessions import (
     compute_sessions,
     label_sessions,
     summarize_sessions,
     teammate_columns,
 )
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.sql import lookups, player_db
-from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
-from sessions_pipeline.store import StoreOptions, store_sessions
 
 Stage = Callable[[PlayerFile], object]
 
@@ -61,9 +63,9 @@ _MEMORY_CHILD = """
 import sys
 from pathlib import Path
 from synthetic import FRIEND_XUIDS, NOW
-from sessions_pipeline.sql.player_file import open_player_file
-from sessions_pipeline.reader import read_session_rows, replay_parameters
-from sessions_pipeline.sql import player_db
+from sessions_pipeline.levelup.sql.player_file import open_player_file
+from sessions_pipeline.levelup.reader import read_session_rows, replay_parameters
+from sessions_pipeline.levelup.sql import player_db
 
 def report(stage):
     sizes = dict(line.split(":", 1) for line in open("/proc/self/status"))

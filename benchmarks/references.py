@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from sessions_pipeline.rules import LABEL_TIME_SEPARATOR, SessionParameters
+from sessions_pipeline.rules.sessions import LABEL_TIME_SEPARATOR, SessionParameters
 
 
 def row_loop_sessions(timeline: pl.DataFrame, params: SessionParameters) -> pl.DataFrame:

@@ -37,12 +37,12 @@ from references import row_loop_sessions, update_row_by_row
 from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
-from sessions_pipeline.definitions import JOB_NAME
-from sessions_pipeline.player_ranges import PLAYERS_PER_RUN
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.sensors import build_stability_sensor
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.orchestration.definitions import JOB_NAME
+from sessions_pipeline.orchestration.player_ranges import PLAYERS_PER_RUN
+from sessions_pipeline.orchestration.sensors import build_stability_sensor
+from sessions_pipeline.rules.sessions import SessionParameters
 
 RESULTS_FILE = Path(__file__).parent / "results" / "latest.md"
 PARAMS = SessionParameters(friends_xuids=frozenset(FRIEND_XUIDS))
@@ -309,7 +309,7 @@ def dashboard_figures(work: Path, sizes: Sizes) -> list[Figure]:
     """
     from streamlit.testing.v1 import AppTest
 
-    from sessions_pipeline import dashboard
+    from sessions_pipeline.entry_points import dashboard
 
     n = sizes.read_matches
     progress(f"(i-k) the dashboard on a stored {n:,}-match player")

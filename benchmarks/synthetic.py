@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sessions_pipeline.sql.levelup_schema import create_v4_player_tables, insert_frame
+from sessions_pipeline.levelup.sql.levelup_schema import create_v4_player_tables, insert_frame
 
 PLAYER_XUID = "2533274823110022"
 FRIEND_XUIDS = ("2533274858283686", "2535469190789936", "2533274833178266")

@@ -10,18 +10,18 @@ import, a third of a second, before it can start the backfill's workers.
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sessions_pipeline.reader import load_sessions
+    from sessions_pipeline.levelup.reader import load_sessions
 
 __all__ = ["defs", "load_sessions"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "defs":
-        from sessions_pipeline.definitions import defs
+        from sessions_pipeline.orchestration.definitions import defs
 
         return defs
     if name == "load_sessions":
-        from sessions_pipeline.reader import load_sessions
+        from sessions_pipeline.levelup.reader import load_sessions
 
         return load_sessions
     raise AttributeError(f"module 'sessions_pipeline' has no attribute {name!r}")

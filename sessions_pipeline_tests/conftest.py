@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions_pipeline.demo import build_demo_root
+from sessions_pipeline.entry_points.demo import build_demo_root
 from sessions_pipeline_tests.levelup_files import DEMO_NOW
 
 

@@ -2,7 +2,7 @@
 
 Tests state only what matters to them (ids, start times, signatures, a side table or not);
 everything else has the shape of a v4 or sync-created file, or of a v5-v7 warehouse and
-player file (DDL: `sessions_pipeline.sql.levelup_schema`, which cites LevelUp's files), so
+player file (DDL: `sessions_pipeline.levelup.sql.levelup_schema`, which cites LevelUp's files), so
 what passes here passes on a user's disk.
 """
 
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from sessions_pipeline.demo import DemoLayout, build_demo_root
-from sessions_pipeline.sql.levelup_schema import (
+from sessions_pipeline.entry_points.demo import DemoLayout, build_demo_root
+from sessions_pipeline.levelup.sql.levelup_schema import (
     SHARED_MATCHES_DB_NAME,
     SYNC_TIME_ZONE,
     SchemaKind,

@@ -20,9 +20,9 @@ import duckdb
 import polars as pl
 from hypothesis import strategies as st
 
-from sessions_pipeline.environment import environment_variable
-from sessions_pipeline.rules import SessionParameters, compute_sessions
-from sessions_pipeline.store import StoreOptions, StoreResult, store_sessions
+from sessions_pipeline.entry_points.environment import environment_variable
+from sessions_pipeline.levelup.store import StoreOptions, StoreResult, store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters, compute_sessions
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,

@@ -10,14 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sessions_pipeline.app_root import (
-    AppRoot,
-    Player,
-    validate_gamertag,
-    validate_title,
-    warehouse_path,
-)
-from sessions_pipeline.cli import main
+from sessions_pipeline.entry_points.cli import main
 from sessions_pipeline.errors import (
     ConfigFileError,
     PlayerNotFoundError,
@@ -25,6 +18,13 @@ from sessions_pipeline.errors import (
     TitleError,
     UnsafeGamertagError,
     WarehouseNotFoundError,
+)
+from sessions_pipeline.levelup.app_root import (
+    AppRoot,
+    Player,
+    validate_gamertag,
+    validate_title,
+    warehouse_path,
 )
 from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 

@@ -13,11 +13,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sessions_pipeline.app_root import HOME_ENV_VAR
-from sessions_pipeline.cli import main
-from sessions_pipeline.demo import DEMO_PLAYERS
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.store import read_timeline
+from sessions_pipeline.entry_points.cli import main
+from sessions_pipeline.entry_points.demo import DEMO_PLAYERS
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR
+from sessions_pipeline.levelup.store import read_timeline
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.dashboard_server import (
     PROC_NET_TCP,
     answers,
@@ -57,20 +57,21 @@ def add_broken_players(root: Path) -> None:
 
 
 CONSOLE_SCRIPT = str(Path(sys.executable).with_name("sessions-pipeline"))
-"""The installed command (`sessions_pipeline.launch`), which starts the workers' server early."""
+"""The installed command (`sessions_pipeline.entry_points.launch`), which starts the
+workers' server early."""
 
 
 def test_the_console_script_module_loads_no_heavy_library() -> None:
     """It starts the workers' fork server before anything slow is imported, so the
     server's import of Dagster runs beside this process's own, not after it."""
     heavy = {"dagster", "duckdb", "polars", "pyarrow", "rich"}
-    assert libraries_loaded_by("sessions_pipeline.launch", heavy) == []
+    assert libraries_loaded_by("sessions_pipeline.entry_points.launch", heavy) == []
 
 
 @pytest.mark.dagster_cli
 @pytest.mark.parametrize(
     ("command", "workers"),
-    [([sys.executable, "-m", "sessions_pipeline.cli"], "1"), ([CONSOLE_SCRIPT], "2")],
+    [([sys.executable, "-m", "sessions_pipeline.entry_points.cli"], "1"), ([CONSOLE_SCRIPT], "2")],
     ids=["one-process", "two-workers-from-the-console-script"],
 )
 def test_backfill_all_goes_on_past_broken_players_and_fails_at_the_end(

@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.sql import connection
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.levelup.sql import connection
+from sessions_pipeline.levelup.sql.connection import open_player_db
 from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 from sessions_pipeline_tests.sessions_reference import NOW, T0, store
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
-from sessions_pipeline.definitions import JOB_NAME, build_definitions
-from sessions_pipeline.demo import OLD_SQUAD_MATE
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.store import find_unstored_stable
+from sessions_pipeline.entry_points.demo import OLD_SQUAD_MATE
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.levelup.store import find_unstored_stable
+from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.orchestration.run_config import sessions_run_config
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sessions_pipeline.app_root import HOME_ENV_VAR
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
 REPOSITORY = Path(__file__).resolve().parents[1]

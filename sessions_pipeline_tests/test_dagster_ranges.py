@@ -14,10 +14,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
-from sessions_pipeline.definitions import JOB_NAME, build_definitions
-from sessions_pipeline.player_ranges import PLAYERS_PER_RUN, RANGE_END_TAG, RANGE_START_TAG
-from sessions_pipeline.run_config import sessions_run_config
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.orchestration.player_ranges import (
+    PLAYERS_PER_RUN,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+)
+from sessions_pipeline.orchestration.run_config import sessions_run_config
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]
@@ -183,7 +187,15 @@ def test_backfill_all_runs_ranges_of_players_and_names_the_broken_one(
     env = {**os.environ, HOME_ENV_VAR: str(demo_root), "COLUMNS": "200", "DAGSTER_HOME": str(home)}
 
     done = subprocess.run(
-        [sys.executable, "-m", "sessions_pipeline.cli", "backfill", "--all", "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "sessions_pipeline.entry_points.cli",
+            "backfill",
+            "--all",
+            "--workers",
+            "1",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -13,12 +13,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.definitions import JOB_NAME, build_definitions
-from sessions_pipeline.friends import load_friends_config, resolve_friends
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.run_config import RUN_CONFIG, sessions_run_config
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.friends import load_friends_config, resolve_friends
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.orchestration.run_config import RUN_CONFIG, sessions_run_config
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import append_matches, make_player_file, matches_at
 
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]

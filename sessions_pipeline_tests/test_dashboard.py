@@ -13,11 +13,12 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sessions_pipeline import dashboard, load_sessions
-from sessions_pipeline.app_root import HOME_ENV_VAR, TITLE_ENV_VAR, AppRoot
-from sessions_pipeline.friends import resolve_friends
-from sessions_pipeline.rules import BreakReason, SessionParameters
-from sessions_pipeline.store import store_sessions
+from sessions_pipeline import load_sessions
+from sessions_pipeline.entry_points import dashboard
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, TITLE_ENV_VAR, AppRoot
+from sessions_pipeline.levelup.friends import resolve_friends
+from sessions_pipeline.levelup.store import store_sessions
+from sessions_pipeline.rules.sessions import BreakReason, SessionParameters
 from sessions_pipeline_tests.fresh_imports import libraries_loaded_by
 from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 
@@ -415,4 +416,9 @@ def test_a_broken_profiles_file_is_a_message(
 
 def test_the_page_never_imports_dagster() -> None:
     """The dashboard runs beside LevelUp, which has no reason to install or load Dagster."""
-    assert libraries_loaded_by("sessions_pipeline.dashboard", {"dagster", "dagster_duckdb"}) == []
+    assert (
+        libraries_loaded_by(
+            "sessions_pipeline.entry_points.dashboard", {"dagster", "dagster_duckdb"}
+        )
+        == []
+    )

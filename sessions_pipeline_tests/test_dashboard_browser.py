@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.friends import resolve_friends
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.store import store_sessions
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.friends import resolve_friends
+from sessions_pipeline.levelup.store import store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.dashboard_server import dashboard_server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

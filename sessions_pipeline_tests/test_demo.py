@@ -16,8 +16,7 @@ import polars.selectors as cs
 import pytest
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.demo import (
+from sessions_pipeline.entry_points.demo import (
     DEMO_PLAYERS,
     FRIENDS_DEFAULTS,
     OLD_SQUAD_MATE,
@@ -25,16 +24,17 @@ from sessions_pipeline.demo import (
     friends_defaults_text,
     generate_demo_matches,
 )
-from sessions_pipeline.friends import resolve_friends
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.sql.levelup_schema import (
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.friends import resolve_friends
+from sessions_pipeline.levelup.sql.levelup_schema import (
     create_match_stats,
     create_v4_player_tables,
     insert_frame,
     match_stats_spec,
     read_table,
 )
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     DEMO_NOW,
     append_matches,

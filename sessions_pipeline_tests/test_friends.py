@@ -9,16 +9,16 @@ from typing import Any
 import duckdb
 import pytest
 
-from sessions_pipeline.app_root import AppRoot, Player
 from sessions_pipeline.errors import ConfigFileError, PlayerNotFoundError
-from sessions_pipeline.friends import (
+from sessions_pipeline.levelup.app_root import AppRoot, Player
+from sessions_pipeline.levelup.friends import (
     FriendsResolution,
     FriendsSource,
     load_friends_config,
     resolve_friends,
     resolve_player_xuid,
 )
-from sessions_pipeline.sql.connection import open_player_db
+from sessions_pipeline.levelup.sql.connection import open_player_db
 
 ME = "2533274823110022"
 MADINA = "2533274858283686"

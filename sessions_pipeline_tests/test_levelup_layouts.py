@@ -12,9 +12,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from sessions_pipeline.cli import main
-from sessions_pipeline.demo import DEMO_PLAYERS, build_demo_root, generate_demo_matches
-from sessions_pipeline.sql.levelup_schema import (
+from sessions_pipeline.entry_points.cli import main
+from sessions_pipeline.entry_points.demo import DEMO_PLAYERS, build_demo_root, generate_demo_matches
+from sessions_pipeline.levelup.sql.levelup_schema import (
     create_v5_player_tables,
     create_warehouse_tables,
     read_table,

@@ -12,13 +12,13 @@ import dagster as dg
 import pytest
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.cli import main
-from sessions_pipeline.definitions import build_definitions, sessions_job_for_root
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.run_config import replayed_rules, sessions_run_config
-from sessions_pipeline.sql.player_db import PARAMETERS_TABLE, RecordedParameters
-from sessions_pipeline.store import StoreOptions, read_recorded_parameters, store_sessions
+from sessions_pipeline.entry_points.cli import main
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.sql.player_db import PARAMETERS_TABLE, RecordedParameters
+from sessions_pipeline.levelup.store import StoreOptions, read_recorded_parameters, store_sessions
+from sessions_pipeline.orchestration.definitions import build_definitions, sessions_job_for_root
+from sessions_pipeline.orchestration.run_config import replayed_rules, sessions_run_config
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import make_player_file, matches_at
 from sessions_pipeline_tests.sessions_reference import NOW, T0, XUIDS, edit_by_hand, file_digest
 

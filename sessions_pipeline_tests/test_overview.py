@@ -9,14 +9,14 @@ import polars as pl
 import pytest
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.friends import resolve_friends
-from sessions_pipeline.overview import read_overview
-from sessions_pipeline.reader import replay_parameters
-from sessions_pipeline.rules import SessionParameters, compute_sessions
-from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.player_file import open_player_file
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.friends import resolve_friends
+from sessions_pipeline.levelup.overview import read_overview
+from sessions_pipeline.levelup.reader import replay_parameters
+from sessions_pipeline.levelup.sql import player_db
+from sessions_pipeline.levelup.sql.player_file import open_player_file
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters, compute_sessions
 from sessions_pipeline_tests.levelup_files import DEMO_NOW, make_player_file, matches_at
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from sessions_pipeline import load_sessions
 from sessions_pipeline.errors import PlayerFileError, PlayerNotFoundError
-from sessions_pipeline.rules import SessionParameters
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,

@@ -26,23 +26,24 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from sessions_pipeline import cli, load_sessions
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
-from sessions_pipeline.definitions import JOB_NAME, build_definitions
+from sessions_pipeline import load_sessions
+from sessions_pipeline.entry_points import cli
 from sessions_pipeline.errors import (
     PlayerFileError,
     PlayerFileLockedError,
     PlayerNotFoundError,
     UnsafeGamertagError,
 )
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.store import (
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.levelup.store import (
     NO_SIGNATURE_WARNING,
     StoreOptions,
     read_recorded_parameters,
     store_sessions,
 )
+from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.orchestration.run_config import sessions_run_config
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,
@@ -711,7 +712,14 @@ def test_two_runs_of_one_player_at_once_both_end_and_the_file_is_right(
     holder.ready()
     env = {HOME_ENV_VAR: str(demo_root), "DAGSTER_HOME": ""}  # throwaway Dagster instances
     runs = [
-        start(programs, "backfill", "--gamertag", "JGtm", env=env, module="sessions_pipeline.cli")
+        start(
+            programs,
+            "backfill",
+            "--gamertag",
+            "JGtm",
+            env=env,
+            module="sessions_pipeline.entry_points.cli",
+        )
         for _ in range(2)
     ]
     for run in runs:

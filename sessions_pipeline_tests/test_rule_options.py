@@ -21,16 +21,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.overview import read_overview
-from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS, SessionParameters
-from sessions_pipeline.sql import player_db
-from sessions_pipeline.store import (
+from sessions_pipeline.levelup.overview import read_overview
+from sessions_pipeline.levelup.sql import player_db
+from sessions_pipeline.levelup.store import (
     NEW_PARAMETERS_WARNING,
     NO_RANKED_WARNING,
     StoreOptions,
     read_recorded_parameters,
     store_sessions,
 )
+from sessions_pipeline.rules.sessions import DEFAULT_STABILITY_HOURS, SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from sessions_pipeline.rules import SessionParameters, compute_sessions
+from sessions_pipeline.rules.sessions import SessionParameters, compute_sessions
 from sessions_pipeline_tests.levelup_files import Match, matches_at, matches_frame
 from sessions_pipeline_tests.sessions_reference import R1, R2, T0
 

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions_pipeline.rules import (
+from sessions_pipeline.rules.sessions import (
     SessionParameters,
     compute_sessions,
     in_timeline_order,

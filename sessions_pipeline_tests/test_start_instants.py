@@ -21,16 +21,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.definitions import build_definitions
-from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS, SessionParameters, wall_clock_to_utc
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.sql.player_db import PARAMETERS_TABLE
-from sessions_pipeline.store import (
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.sql.player_db import PARAMETERS_TABLE
+from sessions_pipeline.levelup.store import (
     NEW_PARAMETERS_WARNING,
     StoreOptions,
     read_recorded_parameters,
     store_sessions,
+)
+from sessions_pipeline.orchestration.definitions import build_definitions
+from sessions_pipeline.orchestration.run_config import sessions_run_config
+from sessions_pipeline.rules.sessions import (
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    wall_clock_to_utc,
 )
 from sessions_pipeline_tests.levelup_files import (
     Match,

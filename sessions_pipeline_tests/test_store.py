@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 
 from sessions_pipeline.errors import PlayerFileError
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.sql.levelup_schema import MATCH_STATS_V4_COLUMNS
-from sessions_pipeline.store import (
+from sessions_pipeline.levelup.sql.levelup_schema import MATCH_STATS_V4_COLUMNS
+from sessions_pipeline.levelup.store import (
     StoreResult,
     find_drift,
     find_unstored_stable,
     read_recorded_parameters,
 )
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     Match,
     append_matches,

@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.store import find_drift, read_recorded_parameters
+from sessions_pipeline.levelup.store import find_drift, read_recorded_parameters
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import append_matches, make_player_file, matches_at
 from sessions_pipeline_tests.sessions_reference import NOW, T0, full_recompute, store
 

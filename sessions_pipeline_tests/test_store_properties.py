@@ -17,8 +17,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS, SessionParameters
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.rules.sessions import DEFAULT_STABILITY_HOURS, SessionParameters
 from sessions_pipeline_tests.levelup_files import Match, as_read_back, make_player_file
 from sessions_pipeline_tests.sessions_reference import (
     NOW,

@@ -22,8 +22,13 @@ from sessions_pipeline.errors import (
     PlayerFileLockedError,
     WarehouseNotFoundError,
 )
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.store import NO_RANKED_WARNING, StoreOptions, read_timeline, store_sessions
+from sessions_pipeline.levelup.store import (
+    NO_RANKED_WARNING,
+    StoreOptions,
+    read_timeline,
+    store_sessions,
+)
+from sessions_pipeline.rules.sessions import SessionParameters
 from sessions_pipeline_tests.levelup_files import (
     DEMO_NOW,
     as_read_back,

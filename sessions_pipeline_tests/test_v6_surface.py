@@ -12,17 +12,17 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
-from sessions_pipeline.cli import main
-from sessions_pipeline.definitions import JOB_NAME, build_definitions
-from sessions_pipeline.player_ranges import RANGE_END_TAG, RANGE_START_TAG
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.store import find_unstored_stable
+from sessions_pipeline.entry_points.cli import main
+from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.levelup.store import find_unstored_stable
+from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
+from sessions_pipeline.orchestration.player_ranges import RANGE_END_TAG, RANGE_START_TAG
+from sessions_pipeline.orchestration.run_config import sessions_run_config
 from sessions_pipeline_tests.levelup_files import DEMO_NOW
 from sessions_pipeline_tests.sessions_reference import file_digest
 
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]
-PAGE = Path(__file__).parents[1] / "sessions_pipeline" / "dashboard.py"
+PAGE = Path(__file__).parents[1] / "sessions_pipeline" / "entry_points" / "dashboard.py"
 
 
 def player_file(root: Path, gamertag: str) -> Path:

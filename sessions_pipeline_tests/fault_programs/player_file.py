@@ -18,8 +18,8 @@ import duckdb
 import polars as pl
 
 from sessions_pipeline import load_sessions
-from sessions_pipeline.rules import SessionParameters
-from sessions_pipeline.store import StoreOptions, store_sessions
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters
 
 
 def _ready() -> None:

@@ -14,15 +14,23 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.friends import FriendsResolution, resolve_friends
-from sessions_pipeline.levelup_settings import (
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.friends import FriendsResolution, resolve_friends
+from sessions_pipeline.levelup.settings import (
     ResolvedParameters,
     read_levelup_settings,
     resolve_parameters,
 )
-from sessions_pipeline.planning import stability_cutoff
-from sessions_pipeline.player_ranges import (
+from sessions_pipeline.levelup.sql.player_db import TimelineRead
+from sessions_pipeline.levelup.sql.player_file import written_table
+from sessions_pipeline.levelup.store import (
+    StoreOptions,
+    StoreResult,
+    read_timeline,
+    read_warnings,
+    store_sessions,
+)
+from sessions_pipeline.orchestration.player_ranges import (
     BACKFILL_POLICY,
     PerPlayer,
     PlayerFailure,
@@ -31,27 +39,19 @@ from sessions_pipeline.player_ranges import (
     of_player,
     per_player_output,
 )
-from sessions_pipeline.rules import (
-    DEFAULT_STABILITY_HOURS,
-    SessionParameters,
-    compute_sessions,
-    describe_parameters,
-    summarize_sessions,
-)
-from sessions_pipeline.run_config import (
+from sessions_pipeline.orchestration.run_config import (
     RUN_CONFIG,
     ComputedSessionsConfig,
     StoredSessionsConfig,
     validated_config_schema,
 )
-from sessions_pipeline.sql.player_db import TimelineRead
-from sessions_pipeline.sql.player_file import written_table
-from sessions_pipeline.store import (
-    StoreOptions,
-    StoreResult,
-    read_timeline,
-    read_warnings,
-    store_sessions,
+from sessions_pipeline.rules.planning import stability_cutoff
+from sessions_pipeline.rules.sessions import (
+    DEFAULT_STABILITY_HOURS,
+    SessionParameters,
+    compute_sessions,
+    describe_parameters,
+    summarize_sessions,
 )
 
 GROUP_NAME = "sessions"

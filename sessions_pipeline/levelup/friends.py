@@ -17,16 +17,16 @@ from pathlib import Path
 
 import duckdb
 
-from sessions_pipeline.app_root import (
+from sessions_pipeline.errors import ConfigFileError
+from sessions_pipeline.levelup.app_root import (
     AppRoot,
     Player,
     describe_json_value,
     read_json_object,
     warehouse_path,
 )
-from sessions_pipeline.errors import ConfigFileError
-from sessions_pipeline.sql import lookups
-from sessions_pipeline.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
+from sessions_pipeline.levelup.sql import lookups
+from sessions_pipeline.levelup.sql.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, open_player_db
 
 TOP_TEAMMATES = 2
 INACTIVE_PREFIX = "~"

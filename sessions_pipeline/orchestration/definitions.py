@@ -11,14 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from sessions_pipeline.app_root import DEFAULT_TITLE, AppRoot
-from sessions_pipeline.assets import GROUP_NAME, build_session_assets
-from sessions_pipeline.checks import build_session_checks
-from sessions_pipeline.partitions import player_partitions
-from sessions_pipeline.player_ranges import PlayerPicklesIOManager
-from sessions_pipeline.run_config import sessions_run_config
-from sessions_pipeline.schedules import build_daily_backfill_schedule
-from sessions_pipeline.sensors import (
+from sessions_pipeline.levelup.app_root import DEFAULT_TITLE, AppRoot
+from sessions_pipeline.orchestration.assets import GROUP_NAME, build_session_assets
+from sessions_pipeline.orchestration.checks import build_session_checks
+from sessions_pipeline.orchestration.partitions import player_partitions
+from sessions_pipeline.orchestration.player_ranges import PlayerPicklesIOManager
+from sessions_pipeline.orchestration.run_config import sessions_run_config
+from sessions_pipeline.orchestration.schedules import build_daily_backfill_schedule
+from sessions_pipeline.orchestration.sensors import (
     build_friends_sensor,
     build_stability_sensor,
     build_stored_files_sensor,

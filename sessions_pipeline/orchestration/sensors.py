@@ -18,20 +18,24 @@ from typing import Self
 import dagster as dg
 import polars as pl
 
-from sessions_pipeline.app_root import AppRoot, Player
 from sessions_pipeline.errors import FILE_ERRORS
-from sessions_pipeline.friends import load_friends_config, resolve_friends
-from sessions_pipeline.levelup_settings import (
+from sessions_pipeline.levelup.app_root import AppRoot, Player
+from sessions_pipeline.levelup.friends import load_friends_config, resolve_friends
+from sessions_pipeline.levelup.settings import (
     LevelUpSettings,
     read_levelup_settings,
     resolve_parameters,
 )
-from sessions_pipeline.planning import utc_naive_now
-from sessions_pipeline.rules import DEFAULT_STABILITY_HOURS
-from sessions_pipeline.run_config import RUN_CONFIG, replayed_rules, sessions_run_config
-from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.player_file import open_player_file
-from sessions_pipeline.store import StoredFile, read_recorded_parameters, read_stored_file
+from sessions_pipeline.levelup.sql import player_db
+from sessions_pipeline.levelup.sql.player_file import open_player_file
+from sessions_pipeline.levelup.store import StoredFile, read_recorded_parameters, read_stored_file
+from sessions_pipeline.orchestration.run_config import (
+    RUN_CONFIG,
+    replayed_rules,
+    sessions_run_config,
+)
+from sessions_pipeline.rules.planning import utc_naive_now
+from sessions_pipeline.rules.sessions import DEFAULT_STABILITY_HOURS
 
 FRIENDS_SENSOR_INTERVAL_SECONDS = 60
 STABILITY_SENSOR_INTERVAL_SECONDS = 300

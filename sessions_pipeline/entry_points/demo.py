@@ -25,16 +25,16 @@ import duckdb
 import polars as pl
 import polars.selectors as cs
 
-from sessions_pipeline.app_root import PLAYER_DB_NAME, AppRoot, read_json_document
 from sessions_pipeline.errors import ConfigFileError
-from sessions_pipeline.planning import utc_naive_now
-from sessions_pipeline.sql.levelup_schema import (
+from sessions_pipeline.levelup.app_root import PLAYER_DB_NAME, AppRoot, read_json_document
+from sessions_pipeline.levelup.sql.levelup_schema import (
     SHARED_MATCHES_DB_NAME,
     create_v4_player_tables,
     create_v5_player_tables,
     create_warehouse_tables,
     insert_frame,
 )
+from sessions_pipeline.rules.planning import utc_naive_now
 
 PARIS = ZoneInfo("Europe/Paris")
 DemoLayout = Literal["v6", "v4", "v7"]

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import polars as pl
 
-from sessions_pipeline.levelup_settings import settings_of_player_file
-from sessions_pipeline.planning import recompute_window, stability_cutoff
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.settings import settings_of_player_file
+from sessions_pipeline.levelup.sql import player_db
+from sessions_pipeline.levelup.sql.player_file import PlayerFile, open_player_file
+from sessions_pipeline.rules.planning import recompute_window, stability_cutoff
+from sessions_pipeline.rules.sessions import (
     DEFAULT_STABILITY_HOURS,
     SessionParameters,
     compute_sessions,
     teammate_columns,
 )
-from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 READ_LOCK_TIMEOUT_SECONDS = 10.0
 

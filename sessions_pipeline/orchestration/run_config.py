@@ -18,14 +18,14 @@ from dagster._config.config_type import ConfigType
 from dagster._config.errors import PostProcessingError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.sql.player_db import RecordedParameters
+from sessions_pipeline.rules.sessions import (
     DEFAULT_GAP_MINUTES,
     DEFAULT_LABEL_TIME_ZONE,
     DEFAULT_START_TIME_ZONE,
     check_team_change_mode,
     check_time_zone,
 )
-from sessions_pipeline.sql.player_db import RecordedParameters
 
 RUN_CONFIG = "run config"
 """The source of a value a run's config (a flag of the command, a replayed one) gave."""

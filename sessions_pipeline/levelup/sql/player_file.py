@@ -20,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from sessions_pipeline.app_root import warehouse_path
 from sessions_pipeline.errors import PlayerFileError
-from sessions_pipeline.sql import lookups
-from sessions_pipeline.sql.connection import (
+from sessions_pipeline.levelup.app_root import warehouse_path
+from sessions_pipeline.levelup.sql import lookups
+from sessions_pipeline.levelup.sql.connection import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     attached_read_only,
     open_player_db,

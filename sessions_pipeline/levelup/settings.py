@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sessions_pipeline.app_root import AppRoot, describe_json_value, read_json_object
 from sessions_pipeline.errors import ConfigFileError
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.app_root import AppRoot, describe_json_value, read_json_object
+from sessions_pipeline.rules.sessions import (
     PARAMETER_NAMES,
     SessionParameters,
     TeamChangeMode,

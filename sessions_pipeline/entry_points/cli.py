@@ -27,22 +27,27 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sessions_pipeline.app_root import (
+from sessions_pipeline.entry_points.demo import DemoLayout, build_demo_root
+from sessions_pipeline.entry_points.environment import environment_variable
+from sessions_pipeline.entry_points.launch import worker_context
+from sessions_pipeline.errors import SessionsPipelineError
+from sessions_pipeline.levelup.app_root import (
     DEFAULT_TITLE,
     HOME_ENV_VAR,
     TITLE_ENV_VAR,
     AppRoot,
     title_from_env,
 )
-from sessions_pipeline.definitions import sessions_job_for_root
-from sessions_pipeline.demo import DemoLayout, build_demo_root
-from sessions_pipeline.environment import environment_variable
-from sessions_pipeline.errors import SessionsPipelineError
-from sessions_pipeline.launch import worker_context
-from sessions_pipeline.levelup_settings import read_levelup_settings
-from sessions_pipeline.overview import read_overview
-from sessions_pipeline.player_ranges import PLAYERS_PER_RUN, RANGE_END_TAG, RANGE_START_TAG
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.overview import read_overview
+from sessions_pipeline.levelup.settings import read_levelup_settings
+from sessions_pipeline.orchestration.definitions import sessions_job_for_root
+from sessions_pipeline.orchestration.player_ranges import (
+    PLAYERS_PER_RUN,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+)
+from sessions_pipeline.orchestration.run_config import sessions_run_config
+from sessions_pipeline.rules.sessions import (
     DEFAULT_GAP_MINUTES,
     DEFAULT_LABEL_TIME_ZONE,
     DEFAULT_START_TIME_ZONE,
@@ -50,7 +55,6 @@ from sessions_pipeline.rules import (
     check_time_zone,
     describe_parameters,
 )
-from sessions_pipeline.run_config import sessions_run_config
 
 # Runs report through this summary; Dagster's per-event console log would drown it.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}

@@ -17,13 +17,13 @@ import duckdb
 import polars as pl
 
 from sessions_pipeline.errors import PlayerFileError
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.sql.player_file import PlayerFile
+from sessions_pipeline.rules.sessions import (
     RANKED_COLUMN,
     SessionParameters,
     in_timeline_order,
     wall_clock_to_utc,
 )
-from sessions_pipeline.sql.player_file import PlayerFile
 
 PARAMETERS_TABLE = "sessions_pipeline_parameters"
 SCAN_POSITION = "scan_position"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.errors import ConfigFileError
+from sessions_pipeline.levelup.app_root import AppRoot
 
 
 def player_partitions(root: AppRoot) -> dg.StaticPartitionsDefinition:

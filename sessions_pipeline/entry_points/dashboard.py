@@ -20,18 +20,18 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from sessions_pipeline.app_root import AppRoot, Player
 from sessions_pipeline.errors import FILE_ERRORS, SessionsPipelineError
-from sessions_pipeline.friends import FriendsResolution, resolve_friends
-from sessions_pipeline.overview import (
+from sessions_pipeline.levelup.app_root import AppRoot, Player
+from sessions_pipeline.levelup.friends import FriendsResolution, resolve_friends
+from sessions_pipeline.levelup.overview import (
     PARTLY_STORED,
     RECENT,
     STORED,
     PlayerOverview,
     read_overview,
 )
-from sessions_pipeline.planning import utc_naive_now
-from sessions_pipeline.rules import BreakReason, describe_parameters
+from sessions_pipeline.rules.planning import utc_naive_now
+from sessions_pipeline.rules.sessions import BreakReason, describe_parameters
 
 PLAYER_PARAM = "player"
 # Player file versions whose read stays cached; old versions fall out.

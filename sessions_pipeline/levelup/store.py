@@ -9,13 +9,21 @@ from pathlib import Path
 
 import polars as pl
 
-from sessions_pipeline.planning import (
+from sessions_pipeline.levelup.sql import player_db
+from sessions_pipeline.levelup.sql.connection import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    attached_read_only,
+    open_player_db,
+)
+from sessions_pipeline.levelup.sql.player_db import RecordedParameters, TimelineRead
+from sessions_pipeline.levelup.sql.player_file import PlayerFile, open_player_file
+from sessions_pipeline.rules.planning import (
     StorePlan,
     plan_store,
     stability_cutoff,
     utc_naive_now,
 )
-from sessions_pipeline.rules import (
+from sessions_pipeline.rules.sessions import (
     DEFAULT_STABILITY_HOURS,
     DEFAULT_START_TIME_ZONE,
     PARAMETER_NAMES,
@@ -23,14 +31,6 @@ from sessions_pipeline.rules import (
     TeamChangeMode,
     compute_sessions,
 )
-from sessions_pipeline.sql import player_db
-from sessions_pipeline.sql.connection import (
-    DEFAULT_LOCK_TIMEOUT_SECONDS,
-    attached_read_only,
-    open_player_db,
-)
-from sessions_pipeline.sql.player_db import RecordedParameters, TimelineRead
-from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 CALLER = "the caller of store_sessions"
 """The source recorded for parameters a library call gave without saying where from."""

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import polars as pl
 
-from sessions_pipeline.app_root import AppRoot
-from sessions_pipeline.assets import markdown_table
-from sessions_pipeline.player_ranges import is_range, record_check_evaluations
-from sessions_pipeline.store import StoredRead, drift_of, read_stored, unstored_stable_of
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.store import StoredRead, drift_of, read_stored, unstored_stable_of
+from sessions_pipeline.orchestration.assets import markdown_table
+from sessions_pipeline.orchestration.player_ranges import is_range, record_check_evaluations
 
 ROWS_SHOWN = 20
 NO_DRIFT, NO_UNSTORED_STABLE_MATCH = "no_drift", "no_unstored_stable_match"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from sessions_pipeline.rules import SessionParameters, compute_sessions
+from sessions_pipeline.rules.sessions import SessionParameters, compute_sessions
 
 
 @dataclass(frozen=True)

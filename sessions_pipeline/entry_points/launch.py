@@ -14,15 +14,15 @@ import multiprocessing.forkserver
 import sys
 
 WORKER_MODULES = [
-    # By name: under `python -m sessions_pipeline.cli`, __name__ is "__main__", which the
-    # fork server would not import.
-    "sessions_pipeline.cli",
+    # By name: under `python -m sessions_pipeline.entry_points.cli`, __name__ is
+    # "__main__", which the fork server would not import.
+    "sessions_pipeline.entry_points.cli",
     # What a worker's first Dagster instance imports (SQLAlchemy, Alembic and some 400
     # modules more): half a second each worker would pay after its fork. A module that a
     # later Dagster moves is skipped by the fork server, which costs only that time.
     "dagster._core.storage.legacy_storage",
     # Last: freezes everything above (see the module).
-    "sessions_pipeline.preloaded",
+    "sessions_pipeline.entry_points.preloaded",
 ]
 
 
@@ -30,7 +30,7 @@ def main() -> int:
     arguments = sys.argv[1:]
     if "backfill" in arguments and "--all" in arguments:
         worker_context()
-    from sessions_pipeline.cli import main as cli_main
+    from sessions_pipeline.entry_points.cli import main as cli_main
 
     status = cli_main(arguments)
     # Python's exit collects every object still alive: with Dagster and its instance

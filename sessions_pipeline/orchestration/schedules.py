@@ -8,12 +8,12 @@ from collections.abc import Collection
 
 import dagster as dg
 
-from sessions_pipeline.app_root import AppRoot
 from sessions_pipeline.errors import FILE_ERRORS
-from sessions_pipeline.rules import DEFAULT_LABEL_TIME_ZONE
-from sessions_pipeline.run_config import replayed_rules, sessions_run_config
-from sessions_pipeline.sensors import SENSOR_LOCK_TIMEOUT_SECONDS
-from sessions_pipeline.store import read_recorded_parameters
+from sessions_pipeline.levelup.app_root import AppRoot
+from sessions_pipeline.levelup.store import read_recorded_parameters
+from sessions_pipeline.orchestration.run_config import replayed_rules, sessions_run_config
+from sessions_pipeline.orchestration.sensors import SENSOR_LOCK_TIMEOUT_SECONDS
+from sessions_pipeline.rules.sessions import DEFAULT_LABEL_TIME_ZONE
 
 DAILY_BACKFILL_CRON = "0 5 * * *"
 

@@ -13,23 +13,23 @@ from pathlib import Path
 
 import polars as pl
 
-from sessions_pipeline.levelup_settings import settings_of_player_file
-from sessions_pipeline.planning import stability_cutoff
-from sessions_pipeline.reader import (
+from sessions_pipeline.levelup.reader import (
     READ_LOCK_TIMEOUT_SECONDS,
     read_session_rows,
     replay_parameters,
 )
-from sessions_pipeline.rules import (
+from sessions_pipeline.levelup.settings import settings_of_player_file
+from sessions_pipeline.levelup.sql import lookups, player_db
+from sessions_pipeline.levelup.sql.connection import open_player_db
+from sessions_pipeline.levelup.sql.player_file import PlayerFile, open_player_file
+from sessions_pipeline.rules.planning import stability_cutoff
+from sessions_pipeline.rules.sessions import (
     DEFAULT_STABILITY_HOURS,
     PARAMETER_NAMES,
     SessionParameters,
     break_reasons,
     summarize_sessions,
 )
-from sessions_pipeline.sql import lookups, player_db
-from sessions_pipeline.sql.connection import open_player_db
-from sessions_pipeline.sql.player_file import PlayerFile, open_player_file
 
 OLDER_STORE = "stored by an older version (not recorded)"
 """The source of a value a store recorded before sources were: for the start-time zone,
