@@ -1,8 +1,9 @@
-"""Issue 5's benchmarks: every figure from one run, side by side, with its target.
+"""The benchmarks of issues 5 and 16: every figure from one run, side by side, with its target.
 
-    uv run python benchmarks/run.py           # full sizes: about 2 minutes on 2 cores
+    uv run python benchmarks/run.py           # full sizes: minutes, (l, m) the longest
     uv run python benchmarks/run.py --quick   # small sizes: a smoke run (the tests use it)
     uv run python benchmarks/run.py --only ae # figures (a) and (e), and those measured with them
+    uv run python benchmarks/run.py --only lm # issue 16's LevelUp v6 figures
 
 Prints a Markdown table (figure, measured, target, verdict) headed by the date and the
 machine; a full run also writes it to benchmarks/results/latest.md. A figure whose target
@@ -34,7 +35,15 @@ import duckdb
 import polars as pl
 import streamlit as st
 from references import row_loop_sessions, update_row_by_row
-from synthetic import FRIEND_XUIDS, NOW, build_app_root, write_player_file
+from synthetic import (
+    FRIEND_XUIDS,
+    NOW,
+    V6_WAREHOUSE,
+    V6Player,
+    build_app_root,
+    build_v6_app_root,
+    write_player_file,
+)
 
 from sessions_pipeline import load_sessions
 from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
@@ -78,6 +87,8 @@ class Sizes:
     sensor_file_matches: int
     backfill_players: int
     backfill_matches: int
+    v6_players: int
+    v6_matches: int
     repeats: int
     small_repeats: int
 
@@ -92,6 +103,8 @@ FULL = Sizes(
     sensor_file_matches=200,
     backfill_players=50,
     backfill_matches=10_000,
+    v6_players=50,
+    v6_matches=10_000,
     repeats=3,
     small_repeats=31,
 )
@@ -105,6 +118,8 @@ QUICK = Sizes(
     sensor_file_matches=200,
     backfill_players=2,
     backfill_matches=1_000,
+    v6_players=6,
+    v6_matches=300,
     repeats=1,
     small_repeats=3,
 )
@@ -403,6 +418,18 @@ def bare_store_seconds(root: AppRoot) -> float:
     return seconds
 
 
+def installed_cli(*args: str) -> float:
+    """Seconds the installed `sessions-pipeline` command takes, as a user runs it."""
+    start = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).with_name("sessions-pipeline")), *args],
+        env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
 def backfill_figure(work: Path, sizes: Sizes) -> Figure:
     """(g) the plan's backfill of every player, as a user runs it, vs the bare store work.
 
@@ -422,31 +449,18 @@ def backfill_figure(work: Path, sizes: Sizes) -> Figure:
         build_app_root(root, template, players)
         return root
 
-    environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-
-    def cli(*args: str) -> float:
-        """Seconds the installed `sessions-pipeline` command takes, as a user runs it."""
-        start = time.perf_counter()
-        subprocess.run(
-            [str(Path(sys.executable).with_name("sessions-pipeline")), *args],
-            env=environment,
-            check=True,
-            capture_output=True,
-        )
-        return time.perf_counter() - start
-
     def bare_pass() -> float:
         return bare_store_seconds(AppRoot(fresh_root()))
 
     def backfill(*options: str) -> float:
-        return cli("backfill", "--all", "--force", "--root", str(fresh_root()), *options)
+        return installed_cli("backfill", "--all", "--force", "--root", str(fresh_root()), *options)
 
     # The floor and the backfill take turns, as `best_times` runs do (each times itself:
     # copying a root is in neither).
     passes = [(bare_pass(), backfill()) for _ in range(sizes.repeats)]
     bare, side_by_side = (min(times) for times in zip(*passes, strict=True))
     in_turn = backfill("--workers", "1")
-    startup = cli("--help")
+    startup = installed_cli("--help")
     ratio = side_by_side / bare
     return Figure(
         f"(g) `sessions-pipeline backfill --all --force` over {players} players x {n:,} "
@@ -459,6 +473,137 @@ def backfill_figure(work: Path, sizes: Sizes) -> Figure:
         "≤ 3x",
         verdict(ratio <= 3),
     )
+
+
+# A v6 player's timeline as LevelUp v6 keeps it: its matches among the warehouse's
+# participants, their start in the registry, its signature in its enrichment row or else
+# from its team's other participants.
+V6_TIMELINE_SQL = """
+WITH mine AS (
+    SELECT match_id, team_id FROM warehouse.match_participants WHERE xuid = $xuid
+), mates AS (
+    SELECT mine.match_id, string_agg(mate.xuid, ',' ORDER BY mate.xuid) AS signature
+    FROM mine JOIN warehouse.match_participants AS mate
+      ON mate.match_id = mine.match_id AND mate.team_id = mine.team_id AND mate.xuid <> $xuid
+    GROUP BY mine.match_id
+)
+SELECT mine.match_id, r.start_time,
+       coalesce(e.teammates_signature, mates.signature) AS teammates_signature
+FROM mine
+JOIN warehouse.match_registry AS r ON r.match_id = mine.match_id
+LEFT JOIN mates ON mates.match_id = mine.match_id
+LEFT JOIN player_match_enrichment AS e ON e.match_id = mine.match_id
+"""
+
+
+def bare_v6_select(root: Path, player: V6Player) -> pl.DataFrame:
+    """(l)'s floor: the player's (match_id, start instant, signature) through the join,
+    sorted; the file opened with `duckdb.connect`, the warehouse attached read-only."""
+    warehouse = str(root / V6_WAREHOUSE).replace("'", "''")
+    with duckdb.connect(str(player.db_path(root)), read_only=True) as con:
+        con.execute(f"ATTACH '{warehouse}' AS warehouse (READ_ONLY)")
+        frame = con.sql(V6_TIMELINE_SQL, params={"xuid": player.xuid}).pl()
+    return paris_instants(frame)
+
+
+def v6_figures(work: Path, sizes: Sizes) -> list[Figure]:
+    """(l) reading one LevelUp v6 player, (m) the backfill of a v6 root (issue 16).
+
+    One root serves both: its players share the warehouse as squads of friends do, and
+    (l) reads its first player, never stored, as (a) reads a v4 file.
+    """
+    players, n = sizes.v6_players, sizes.v6_matches
+    progress(f"(l, m) generating a v6 root of {players} players x {n:,} matches")
+    template = work / "v6-template"
+    roster = build_v6_app_root(template, players, n)
+    first = roster[0]
+    params = SessionParameters(friends_xuids=first.friends_xuids)
+    db = first.db_path(template)
+
+    def ours() -> pl.DataFrame:
+        return load_sessions(db, friends_xuids=first.friends_xuids, now=NOW)
+
+    progress("(l) load_sessions of a v6 player vs the bare join")
+    reference = row_loop_sessions(bare_v6_select(template, first), params)
+    values = ["match_id", "start_time", "session_id", "session_label"]
+    if not reference.select(values).equals(ours().select(values)):
+        raise RuntimeError("the bare v6 join and load_sessions disagree on the sessions")
+    floor, read = best_times(sizes.small_repeats, lambda: bare_v6_select(template, first), ours)
+
+    progress("(m) backfill --all over the v6 root vs bare stores")
+    copies = itertools.count()
+
+    def fresh_root() -> Path:
+        root = work / f"v6-backfill-{next(copies)}"
+        shutil.copytree(template, root)
+        return root
+
+    def bare_pass() -> tuple[float, Path]:
+        root = fresh_root()
+        seconds = 0.0
+        for player in roster:
+            start = time.perf_counter()
+            store_sessions(
+                player.db_path(root),
+                SessionParameters(friends_xuids=player.friends_xuids),
+                StoreOptions(force=True),
+            )
+            seconds += time.perf_counter() - start
+        return seconds, root
+
+    def backfill(*options: str) -> tuple[float, Path]:
+        root = fresh_root()
+        return installed_cli("backfill", "--all", "--force", "--root", str(root), *options), root
+
+    # The floor and the backfill take turns, as in (g); copying a root is in neither.
+    passes = [(bare_pass(), backfill()) for _ in range(sizes.repeats)]
+    bare = min(floor_pass[0] for floor_pass, _ in passes)
+    side_by_side = min(backfill_pass[0] for _, backfill_pass in passes)
+    in_turn, in_turn_root = backfill("--workers", "1")
+    # Both did the same work: the backfill resolved each player's friends from the
+    # friends file as the floor was given them, and stored the same sessions.
+    (_, bare_root), (_, backfill_root) = passes[0]
+    expected = stored_sessions(bare_root, roster)
+    if any(stored_sessions(root, roster) != expected for root in (backfill_root, in_turn_root)):
+        raise RuntimeError("the backfill stored other sessions than the bare stores")
+    startup = installed_cli("--help")
+    ratio = side_by_side / bare
+    return [
+        Figure(
+            f"(l) LevelUp v6: `load_sessions` of one never-stored player of {n:,} matches "
+            f"(friends mode; the warehouse of {players} players) vs the bare read of its "
+            "(match_id, start instant, signature) through the same join (`duckdb.connect`, "
+            "warehouse attached, participants -> registry, enrichment's signature or the "
+            "team's, Paris wall clock to instants in Polars, sorted)",
+            f"{read * 1000:.1f} ms vs {floor * 1000:.1f} ms = **{read / floor:.2f}x**",
+            "≤ 1.5x",
+            verdict(read / floor <= 1.5),
+        ),
+        Figure(
+            f"(m) LevelUp v6: `sessions-pipeline backfill --all --force` over {players} "
+            f"players x {n:,} matches sharing one warehouse (as (g); includes {startup:.1f} s "
+            f"of process start) vs the sum of the players' bare `store_sessions` (same "
+            f"files, each with its friends; best of {sizes.repeats} for both)",
+            f"{side_by_side:.1f} s vs {bare:.1f} s = **{ratio:.1f}x** "
+            f"(`--workers 1`: {in_turn:.1f} s = {in_turn / bare:.1f}x)",
+            "≤ 3x",
+            verdict(ratio <= 3),
+        ),
+    ]
+
+
+def stored_sessions(root: Path, roster: list[V6Player]) -> list[list[tuple]]:
+    """Every player's stored (match_id, session_id, session_label), by match."""
+    stored = []
+    for player in roster:
+        with duckdb.connect(str(player.db_path(root)), read_only=True) as con:
+            stored.append(
+                con.sql(
+                    "SELECT match_id, session_id, session_label FROM player_match_enrichment "
+                    "ORDER BY match_id"
+                ).fetchall()
+            )
+    return stored
 
 
 def machine() -> str:
@@ -500,6 +645,7 @@ FIGURE_GROUPS: dict[str, Callable[[Path, Sizes], list[Figure] | Figure]] = {
     "ijk": dashboard_figures,
     "f": sensor_figure,
     "g": backfill_figure,
+    "lm": v6_figures,
 }
 
 
