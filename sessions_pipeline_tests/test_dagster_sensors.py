@@ -45,12 +45,6 @@ def requested(result: SensorExecutionData) -> dict[str, dg.RunRequest]:
     return {request.partition_key: request for request in result.run_requests}
 
 
-@pytest.fixture
-def instance() -> dg.DagsterInstance:
-    with dg.DagsterInstance.ephemeral() as instance:
-        yield instance
-
-
 def store_with_resolved_friends(root: Path) -> None:
     """Every player stored as a run would store it, so each file records its friends set."""
     app_root = AppRoot(root)
