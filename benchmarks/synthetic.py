@@ -25,11 +25,20 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sessions_pipeline.levelup.sql.levelup_schema import create_v4_player_tables, insert_frame
+from sessions_pipeline.levelup.sql.levelup_schema import (
+    create_v4_player_tables,
+    create_v5_player_tables,
+    create_warehouse_tables,
+    insert_frame,
+)
+from sessions_pipeline.levelup.store import StoreOptions, store_sessions
+from sessions_pipeline.rules.sessions import SessionParameters
 
 PLAYER_XUID = "2533274823110022"
 FRIEND_XUIDS = ("2533274858283686", "2535469190789936", "2533274833178266")
 FRIEND_GAMERTAGS = ("Madina97294", "Chocoboflor", "XxDaemonGamerxX")
+V6_XUID_BASE = 2533274700000000
+"""The xuid of the v6 root's first player; the others follow."""
 LAST_DAY = datetime(2026, 2, 7)
 """The newest sessions are on this day; history goes back one day per two sessions. Start
 times are written naive, as LevelUp's sync writes them: Paris wall clock."""
@@ -83,6 +92,18 @@ ORDER BY start_time
 """
 
 
+def _timeline_params(matches: int) -> dict[str, object]:
+    return {
+        "sessions": matches // 2 + 1,
+        "limit": matches,
+        "last_day": LAST_DAY,
+        "friend_0": int(FRIEND_XUIDS[0]),
+        "friend_1": int(FRIEND_XUIDS[1]),
+        "friend_2": int(FRIEND_XUIDS[2]),
+        "random_base": 2533274900000000,
+    }
+
+
 def write_player_file(path: Path, matches: int) -> Path:
     """A never-stored LevelUp v4 file holding the `matches` newest matches of a timeline.
 
@@ -91,18 +112,7 @@ def write_player_file(path: Path, matches: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         create_v4_player_tables(con)
-        con.execute(
-            f"INSERT INTO match_stats BY NAME {_TIMELINE_SQL}",
-            {
-                "sessions": matches // 2 + 1,
-                "limit": matches,
-                "last_day": LAST_DAY,
-                "friend_0": int(FRIEND_XUIDS[0]),
-                "friend_1": int(FRIEND_XUIDS[1]),
-                "friend_2": int(FRIEND_XUIDS[2]),
-                "random_base": 2533274900000000,
-            },
-        )
+        con.execute(f"INSERT INTO match_stats BY NAME {_TIMELINE_SQL}", _timeline_params(matches))
         aliases = {"xuid": [PLAYER_XUID, *FRIEND_XUIDS], "gamertag": ["Owner", *FRIEND_GAMERTAGS]}
         insert_frame(con, "xuid_aliases", pl.DataFrame(aliases))
     return path
@@ -474,3 +484,52 @@ def build_v6_app_root(root: Path, players: int, matches: int) -> list[V6Player]:
 def _sql_text(path: Path) -> str:
     """A path as a SQL string literal."""
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def build_v6_sensor_root(root: Path, players: int, matches: int, params: SessionParameters) -> None:
+    """A LevelUp v6 root of `players` stored players sharing one warehouse.
+
+    Every player played the same `matches` (the timeline above), each alone on a team of
+    its own, so one stored file is right for all: it is copied, and each copy given its
+    own xuid in `sync_meta`. The warehouse holds `players x matches` participant rows.
+    """
+    warehouse = root / "data" / "warehouse" / "shared_matches_v2.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    gamertags = [f"Player{index:04d}" for index in range(players)]
+    with duckdb.connect(str(warehouse)) as con:
+        create_warehouse_tables(con, layout="v6")
+        timeline = f"SELECT match_id, start_time FROM ({_TIMELINE_SQL})"
+        con.execute(f"INSERT INTO match_registry BY NAME {timeline}", _timeline_params(matches))
+        con.execute(
+            "INSERT INTO match_participants (match_id, xuid, team_id) "
+            "SELECT match_id, CAST($base + p AS VARCHAR), CAST(p AS INTEGER) "
+            "FROM match_registry, range($players) AS t(p)",
+            {"base": V6_XUID_BASE, "players": players},
+        )
+        insert_frame(
+            con,
+            "xuid_aliases",
+            pl.DataFrame(
+                {
+                    "xuid": [str(V6_XUID_BASE + index) for index in range(players)],
+                    "gamertag": gamertags,
+                }
+            ),
+        )
+    paths = [root / "data" / "players" / gamertag / "stats.duckdb" for gamertag in gamertags]
+    paths[0].parent.mkdir(parents=True)
+    with duckdb.connect(str(paths[0])) as con:
+        create_v5_player_tables(con, with_mv_session_stats=False)
+        con.execute("INSERT INTO sync_meta (key, value) VALUES ('xuid', ?)", [str(V6_XUID_BASE)])
+    store_sessions(paths[0], params, StoreOptions(include_recent=True))
+    with duckdb.connect() as con:
+        for index, path in enumerate(paths[1:], start=1):
+            path.parent.mkdir(parents=True)
+            shutil.copyfile(paths[0], path)
+            quoted = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS player")
+            con.execute(
+                "UPDATE player.sync_meta SET value = ? WHERE key = 'xuid'",
+                [str(V6_XUID_BASE + index)],
+            )
+            con.execute("DETACH player")

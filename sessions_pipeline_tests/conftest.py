@@ -1,10 +1,13 @@
-"""Shared fixtures: a demo root is built once per test session, then copied per test."""
+"""Shared fixtures: a demo root (built once per test session, then copied per test), and
+an ephemeral Dagster instance."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from sessions_pipeline.entry_points.demo import build_demo_root
@@ -43,3 +46,10 @@ def demo_v6_root(demo_v6_root_template: Path, tmp_path: Path) -> Path:
     root = tmp_path / "v6_root"
     shutil.copytree(demo_v6_root_template, root)
     return root
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """An ephemeral Dagster instance, as sensor ticks and in-process runs need one."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance

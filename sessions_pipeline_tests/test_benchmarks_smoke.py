@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-FIGURES = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m")
+FIGURES = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n")
 VERDICTS = ("PASS", "FAIL", "reported")
 
 

@@ -19,7 +19,7 @@ import dagster as dg
 import polars as pl
 
 from sessions_pipeline.errors import FILE_ERRORS
-from sessions_pipeline.levelup.app_root import AppRoot, Player
+from sessions_pipeline.levelup.app_root import AppRoot, Player, warehouse_path
 from sessions_pipeline.levelup.friends import load_friends_config, resolve_friends
 from sessions_pipeline.levelup.settings import (
     LevelUpSettings,
@@ -27,7 +27,13 @@ from sessions_pipeline.levelup.settings import (
     resolve_parameters,
 )
 from sessions_pipeline.levelup.sql import player_db
-from sessions_pipeline.levelup.sql.player_file import open_player_file
+from sessions_pipeline.levelup.sql.player_file import (
+    NO_MATCHES,
+    MatchesSeen,
+    matches_seen,
+    open_player_file,
+    warehouse_matches_seen,
+)
 from sessions_pipeline.levelup.store import StoredFile, read_recorded_parameters, read_stored_file
 from sessions_pipeline.orchestration.run_config import (
     RUN_CONFIG,
@@ -174,11 +180,13 @@ def _fingerprint(db_path: Path) -> list[int]:
 @dataclass(frozen=True)
 class _Stability:
     """When the player's unstored matches become stable (the latest already, the next one),
-    and the rules its last store was given, for the run that stores them."""
+    the rules its last store was given, for the run that stores them, and, for a v5+
+    player, its xuid and what the warehouse held of its matches at this read."""
 
     latest_crossed: datetime | None
     next_crossing: datetime | None
     rules: dict[str, object]
+    warehouse_seen: tuple[str | None, MatchesSeen] | None
 
 
 def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stability:
@@ -191,6 +199,7 @@ def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stab
         rules = replayed_rules(recorded)
         zone = resolve_parameters(rules, settings, RUN_CONFIG).start_time_zone
         frame = player_db.read_timeline(file, start_time_zone=zone, with_signatures=False).frame
+        warehouse_seen = None if file.is_v4 else (file.player_xuid, matches_seen(file))
     stability_hours = recorded.stability_hours if recorded else DEFAULT_STABILITY_HOURS
     stable_at = frame.filter(pl.col("stored_session_id").is_null())["start_time"] + timedelta(
         hours=stability_hours
@@ -199,7 +208,190 @@ def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stab
         latest_crossed=stable_at.filter(stable_at <= now).max(),
         next_crossing=stable_at.filter(stable_at > now).min(),
         rules=rules,
+        warehouse_seen=warehouse_seen,
     )
+
+
+@dataclass
+class _WarehousePlayers:
+    """The known v5+ players of one warehouse that a tick must not take on trust."""
+
+    to_check: list[tuple[Player, list[int]]] = field(default_factory=list)
+    """Own file and next crossing unchanged, but the warehouse changed since they were seen."""
+    to_reopen: list[tuple[Player, list[int]]] = field(default_factory=list)
+    """Own file changed or next crossing passed: reopened, if the warehouse can be read."""
+
+
+class _StabilityTick:
+    """One evaluation of the stability sensor: what it keeps, reopens and reports.
+
+    The cursor maps a gamertag to its file's fingerprint, its next crossing and, for a v5+
+    player, `warehouse`: the warehouse's fingerprint when the player was last seen, its
+    xuid and its `MatchesSeen` then (None for a v4 player). A v5+ player's new matches
+    change only the warehouse, which every sync writes: when its fingerprint changed, one
+    query over it gives the `MatchesSeen` of all its players, and only those whose values
+    moved are reopened.
+    """
+
+    def __init__(self, state: dict[str, dict], now: datetime, settings: LevelUpSettings) -> None:
+        self.state = state
+        self.now = now
+        self.settings = settings
+        self.cursor: dict[str, dict] = {}
+        self.problems: list[str] = []
+        self.run_requests: list[dg.RunRequest] = []
+        self.unchanged = 0
+        self.reopened = 0
+        self.warehouse_reads = 0
+        self._warehouse_fingerprints: dict[Path, list[int]] = {}
+
+    def run(self, players: list[Player], loaded: frozenset[str]) -> None:
+        to_reopen: list[tuple[Player, list[int]]] = []
+        by_warehouse: dict[Path, _WarehousePlayers] = {}
+        for player in players:
+            if player.gamertag not in loaded:
+                self.problems.append(_not_loaded(player.gamertag))
+                continue
+            self._sort(player, to_reopen, by_warehouse)
+        for warehouse, group in by_warehouse.items():
+            self._read_warehouse(warehouse, group, to_reopen)
+        for player, fingerprint in to_reopen:
+            self._reopen(player, fingerprint)
+
+    def summary(self) -> str:
+        """The tick's counts, in its skip reason and its log: what a slow tick is read by."""
+        return (
+            f"{self.unchanged} files unchanged, {self.reopened} reopened, "
+            f"{self.warehouse_reads} warehouse reads"
+        )
+
+    def _sort(
+        self,
+        player: Player,
+        to_reopen: list[tuple[Player, list[int]]],
+        by_warehouse: dict[Path, _WarehousePlayers],
+    ) -> None:
+        """Keep the player's entry, or say what must be read to know."""
+        known = self.state.get(player.gamertag)
+        try:
+            fingerprint = _fingerprint(player.db_path)
+        except FILE_ERRORS as error:
+            self._failed(player, error)
+            return
+        # No "warehouse" key: an entry of older code, which did not know v5+ players.
+        if not known or "warehouse" not in known:
+            to_reopen.append((player, fingerprint))
+            return
+        fresh = known["fingerprint"] == fingerprint and not self._crossing_passed(known)
+        seen = known["warehouse"]
+        if seen is None:
+            if fresh:
+                self._keep(player, known)
+            else:
+                to_reopen.append((player, fingerprint))
+            return
+        try:
+            warehouse = warehouse_path(player.db_path)
+            current = self._warehouse_fingerprint(warehouse)
+        except FILE_ERRORS as error:
+            self._failed(player, error)
+            return
+        if fresh and seen["fingerprint"] == current:
+            self._keep(player, known)
+            return
+        group = by_warehouse.setdefault(warehouse, _WarehousePlayers())
+        (group.to_check if fresh else group.to_reopen).append((player, fingerprint))
+
+    def _crossing_passed(self, known: dict) -> bool:
+        next_crossing = known["next_crossing"]
+        return next_crossing is not None and datetime.fromisoformat(next_crossing) <= self.now
+
+    def _read_warehouse(
+        self,
+        warehouse: Path,
+        group: _WarehousePlayers,
+        to_reopen: list[tuple[Player, list[int]]],
+    ) -> None:
+        """One query for the players to check; those whose matches moved are reopened.
+
+        The players to reopen wait for it too: a warehouse that cannot be read (locked past
+        the bounded wait, broken) is then reported for all of them at the cost of one wait,
+        not of one wait per player.
+        """
+        seen = {
+            player.gamertag: self.state[player.gamertag]["warehouse"]
+            for player, _ in group.to_check
+        }
+        try:
+            found = warehouse_matches_seen(
+                warehouse,
+                {entry["xuid"] for entry in seen.values()},
+                lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS,
+            )
+        except FILE_ERRORS as error:
+            for player, _ in group.to_check + group.to_reopen:
+                self._failed(player, error)
+            return
+        self.warehouse_reads += 1
+        current = self._warehouse_fingerprints[warehouse]
+        for player, fingerprint in group.to_check:
+            entry = seen[player.gamertag]
+            if found.get(entry["xuid"], NO_MATCHES) == tuple(entry["matches"]):
+                known = self.state[player.gamertag]
+                self._keep(player, {**known, "warehouse": {**entry, "fingerprint": current}})
+            else:
+                to_reopen.append((player, fingerprint))
+        to_reopen.extend(group.to_reopen)
+
+    def _reopen(self, player: Player, fingerprint: list[int]) -> None:
+        gamertag = player.gamertag
+        try:
+            # Taken before the read, so a write after it shows as a change on the next tick.
+            warehouse_fingerprint = self._warehouse_fingerprint(warehouse_path(player.db_path))
+        except FILE_ERRORS:
+            # None for a v4 file; a v5+ one fails to open below, or is checked next tick.
+            warehouse_fingerprint = None
+        try:
+            stability = _stability(player.db_path, self.now, self.settings)
+        except FILE_ERRORS as error:
+            self._failed(player, error)
+            return
+        self.reopened += 1
+        next_crossing = stability.next_crossing
+        warehouse = None
+        if stability.warehouse_seen is not None:
+            xuid, matches = stability.warehouse_seen
+            warehouse = {"fingerprint": warehouse_fingerprint, "xuid": xuid, "matches": matches}
+        self.cursor[gamertag] = {
+            "fingerprint": fingerprint,
+            "next_crossing": next_crossing.isoformat() if next_crossing else None,
+            "warehouse": warehouse,
+        }
+        if stability.latest_crossed is not None:
+            self.run_requests.append(
+                dg.RunRequest(
+                    run_key=f"stable:{gamertag}:{stability.latest_crossed.isoformat()}",
+                    partition_key=gamertag,
+                    run_config=sessions_run_config(rules=stability.rules),
+                )
+            )
+
+    def _warehouse_fingerprint(self, warehouse: Path) -> list[int]:
+        """Taken once a tick, before the first read of the warehouse in it."""
+        if warehouse not in self._warehouse_fingerprints:
+            self._warehouse_fingerprints[warehouse] = _fingerprint(warehouse)
+        return self._warehouse_fingerprints[warehouse]
+
+    def _keep(self, player: Player, entry: dict) -> None:
+        self.cursor[player.gamertag] = entry
+        self.unchanged += 1
+
+    def _failed(self, player: Player, error: Exception) -> None:
+        """Reported; the entry stays as it was, so the next tick tries again."""
+        self.problems.append(f"{player.gamertag}: {error}")
+        known = self.state.get(player.gamertag)
+        if known:
+            self.cursor[player.gamertag] = known
 
 
 def build_stability_sensor(
@@ -208,8 +400,10 @@ def build_stability_sensor(
     """A sensor launching a player's run once an unstored match of it has become stable.
 
     Cheap with many players: the cursor keeps each file's fingerprint (mtime and size of
-    the file and its WAL) and the next instant one of its unstored matches becomes stable.
-    A file is reopened only when its fingerprint changed or that instant has passed. The
+    the file and its WAL) and the next instant one of its unstored matches becomes stable;
+    for a v5+ player, whose new matches land in the shared warehouse, also what it saw of
+    them there (see `_StabilityTick`). A file is reopened only when its fingerprint
+    changed, that instant has passed, or the warehouse has new matches of its player. The
     run key is the player and the latest crossing, so a crossing gives one run.
     """
     loaded = frozenset(partition_keys)
@@ -223,7 +417,6 @@ def build_stability_sensor(
     )
     def stability_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         state: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
-        now = utc_naive_now()
         try:
             # A run launched now would fail on a broken friends file: skip until it's fixed.
             load_friends_config(root.friends_file)
@@ -231,51 +424,15 @@ def build_stability_sensor(
             players = root.players()
         except FILE_ERRORS as error:
             return dg.SensorResult(skip_reason=str(error))
-        cursor: dict[str, dict] = {}
-        problems: list[str] = []
-        run_requests: list[dg.RunRequest] = []
-        not_reopened = 0
-        for player in players:
-            gamertag = player.gamertag
-            if gamertag not in loaded:
-                problems.append(_not_loaded(gamertag))
-                continue
-            known = state.get(gamertag)
-            try:
-                fingerprint = _fingerprint(player.db_path)
-                if known and known["fingerprint"] == fingerprint:
-                    next_crossing = known["next_crossing"]
-                    if next_crossing is None or datetime.fromisoformat(next_crossing) > now:
-                        cursor[gamertag] = known
-                        not_reopened += 1
-                        continue
-                stability = _stability(player.db_path, now, settings)
-            except FILE_ERRORS as error:
-                problems.append(f"{gamertag}: {error}")
-                if known:
-                    cursor[gamertag] = known
-                continue
-            next_crossing = stability.next_crossing
-            cursor[gamertag] = {
-                "fingerprint": fingerprint,
-                "next_crossing": next_crossing.isoformat() if next_crossing else None,
-            }
-            if stability.latest_crossed is not None:
-                run_requests.append(
-                    dg.RunRequest(
-                        run_key=f"stable:{gamertag}:{stability.latest_crossed.isoformat()}",
-                        partition_key=gamertag,
-                        run_config=sessions_run_config(rules=stability.rules),
-                    )
-                )
-        dumped = json.dumps(cursor, sort_keys=True)
-        for problem in problems:
+        tick = _StabilityTick(state, utc_naive_now(), settings)
+        tick.run(players, loaded)
+        dumped = json.dumps(tick.cursor, sort_keys=True)
+        for problem in tick.problems:
             context.log.warning(problem)
-        if run_requests:
-            return dg.SensorResult(run_requests=run_requests, cursor=dumped)
-        reason = "; ".join(
-            [*problems, f"no unstored match became stable ({not_reopened} files unchanged)"]
-        )
+        context.log.info(tick.summary())
+        if tick.run_requests:
+            return dg.SensorResult(run_requests=tick.run_requests, cursor=dumped)
+        reason = "; ".join([*tick.problems, f"no unstored match became stable ({tick.summary()})"])
         return dg.SensorResult(skip_reason=reason, cursor=dumped)
 
     return stability_sensor

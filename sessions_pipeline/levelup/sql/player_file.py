@@ -13,9 +13,10 @@ while we hold it, so it is let go before anything is computed or written.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -122,6 +123,44 @@ def open_player_file(
             yield file
         finally:
             con.execute(f"DROP TABLE IF EXISTS temp.{timeline}")
+
+
+MatchesSeen = tuple[int, str | None]
+"""How many matches of a v5+ player the warehouse holds, and the latest start (ISO text):
+its `match_participants` rows joined to `match_registry`. The sync adds a match there
+without touching the player file, so this is what tells that a player got one."""
+NO_MATCHES: MatchesSeen = (0, None)
+
+
+def matches_seen(file: PlayerFile) -> MatchesSeen:
+    """`MatchesSeen` of a v5+ file's joined timeline: the very rows this open read, so a
+    later `warehouse_matches_seen` differs once the warehouse has a new match of the player."""
+    [row] = file.con.sql(f"SELECT count(*), max(start_time) FROM {file.relation}").fetchall()
+    return _seen(*row)
+
+
+def warehouse_matches_seen(
+    warehouse: Path, xuids: Collection[str], *, lock_timeout_seconds: float
+) -> dict[str, MatchesSeen]:
+    """`MatchesSeen` of each of these players (by xuid) that has a match, in one read-only
+    query over the warehouse: one read tells which of many players a sync touched."""
+    with open_player_db(
+        warehouse, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+    ) as con:
+        rows = con.sql(
+            """
+            SELECT CAST(p.xuid AS VARCHAR), count(*), max(r.start_time)
+            FROM match_participants AS p JOIN match_registry AS r ON r.match_id = p.match_id
+            WHERE p.xuid IN (SELECT unnest(CAST($xuids AS VARCHAR[])))
+            GROUP BY p.xuid
+            """,
+            params={"xuids": sorted(xuids)},
+        ).fetchall()
+    return {xuid: _seen(count, latest) for xuid, count, latest in rows}
+
+
+def _seen(count: int, latest: datetime | None) -> MatchesSeen:
+    return count, None if latest is None else latest.isoformat()
 
 
 def _not_a_player_file(con: duckdb.DuckDBPyConnection) -> str:
