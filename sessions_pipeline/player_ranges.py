@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 from pydantic import Field, PrivateAttr
+
+from sessions_pipeline.dagster_internals import CheckTarget, check_target
 
 PLAYERS_PER_RUN = 25
 """Most players of one run: enough that the per-run cost is a small part of the run, few
@@ -159,7 +158,7 @@ def record_check_evaluations(
 
 def _latest_materializations(
     context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, keys: list[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+) -> dict[str, CheckTarget]:
     """Each player's latest materialization, by one query for the whole range.
 
     After a range run every player's newest record is among the range's newest ones; a
@@ -178,14 +177,7 @@ def _latest_materializations(
             ).records
             if older:
                 latest[key] = older[0]
-    return {
-        key: AssetCheckEvaluationTargetMaterializationData(
-            run_id=record.event_log_entry.run_id,
-            storage_id=record.storage_id,
-            timestamp=record.timestamp,
-        )
-        for key, record in latest.items()
-    }
+    return {key: check_target(record) for key, record in latest.items()}
 
 
 PICKLE_PROTOCOL = 4

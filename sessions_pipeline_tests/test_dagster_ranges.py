@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from sessions_pipeline.app_root import HOME_ENV_VAR, AppRoot
+from sessions_pipeline.dagster_internals import CHECKED_ON
 from sessions_pipeline.definitions import JOB_NAME, build_definitions
 from sessions_pipeline.player_ranges import (
     PLAYERS_PER_RUN,
@@ -137,6 +138,37 @@ def test_a_range_run_checks_each_player_on_its_own(demo_root: Path) -> None:
     targets = [e.target_materialization_data for e in again.get_asset_check_evaluations()]
     assert {target.run_id for target in targets} == {again.run_id}
     assert len({target.storage_id for target in targets}) == 2
+
+
+def test_pin_per_partition_check_evaluations_on_this_dagster(demo_root: Path) -> None:
+    """Pins `dagster_internals.check_target`: each player's evaluation in a range run is
+    on its partition, tied to that player's latest materialization, as Dagster ties one."""
+    revisit = (
+        f"Dagster {dg.__version__}: revisit sessions_pipeline/dagster_internals.py "
+        "per-partition check evaluation (AssetCheckEvaluationTargetMaterializationData)"
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(demo_root, "JGtm", "Madina97294", instance)
+        latest = {
+            key: instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=STORED, asset_partitions=[key]), limit=1
+            ).records[0]
+            for key in ("JGtm", "Madina97294")
+        }
+
+    evaluations = result.get_asset_check_evaluations()
+    assert result.success and len(evaluations) == len(CHECKS) * len(latest), revisit
+    for evaluation in evaluations:
+        record, target = latest[evaluation.partition], evaluation.target_materialization_data
+        assert (target.storage_id, target.run_id, target.timestamp) == (
+            record.storage_id,
+            result.run_id,
+            record.timestamp,
+        ), f"{revisit}: {evaluation.check_name} of {evaluation.partition} is tied to {target}"
+    assert dg.__version__.startswith(f"{CHECKED_ON}."), (
+        f"{revisit}: it was checked on Dagster {CHECKED_ON}; look for a public way (a "
+        "partition on AssetCheckResult), then update CHECKED_ON"
+    )
 
 
 def test_a_broken_player_fails_alone_and_the_others_keep_their_stores(demo_root: Path) -> None:
