@@ -149,16 +149,26 @@ def test_the_cli_annotations_name_what_dagster_execute_job_returns() -> None:
     assert hints["_failure"]["result"] is hints["_player_failures"]["result"] is returned
 
 
-def test_the_shipped_instance_config_queues_one_run_per_player(tmp_path: Path) -> None:
+def test_the_shipped_instance_config_queues_one_run_per_player(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance's `concurrency:` settings, not a run_coordinator named by module path.
+
+    The queue's limits are what the run queue daemon reads, the instance's concurrency
+    config (Dagster's default QueuedRunCoordinator keeps none of its own here).
+    """
     home = tmp_path / "dagster_home"
     shutil.copytree(REPOSITORY / "dagster_home", home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-    assert limits == [
+        queue = instance.get_concurrency_config().run_queue_config
+    assert queue.tag_concurrency_limits == [
         {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]
+    assert queue.max_concurrent_runs == 10  # Dagster's default, as docs/scaling.md says
+    assert "run_coordinator" not in (home / "dagster.yaml").read_text()
 
 
 @pytest.mark.dagster_cli
