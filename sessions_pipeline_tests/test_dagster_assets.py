@@ -10,6 +10,7 @@ import pytest
 from sessions_pipeline.entry_points.demo import OLD_SQUAD_MATE
 from sessions_pipeline.levelup.app_root import HOME_ENV_VAR, AppRoot
 from sessions_pipeline.levelup.store import find_unstored_stable
+from sessions_pipeline.orchestration.dagster_internals import CHECKED_ON
 from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
 from sessions_pipeline.orchestration.run_config import sessions_run_config
 from sessions_pipeline_tests.levelup_files import read_match_stats
@@ -176,6 +177,33 @@ def test_bad_run_config_is_refused_before_any_run(
             materialize(defs, {"ops": config}, instance=instance)
         assert instance.get_runs() == []
     assert set(session_ids(demo_root)) == {None}
+
+
+def test_pin_refuse_before_run_on_this_dagster(defs: dg.Definitions, demo_root: Path) -> None:
+    """Pins `dagster_internals.shape_refusing`: a pydantic bound refused before any run."""
+    revisit = (
+        f"Dagster {dg.__version__}: revisit sessions_pipeline/dagster_internals.py "
+        "refuse-before-run (PostProcessingError, ConfigType.post_process, Shape.__new__)"
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        try:
+            bad_gap = {"ops": {"computed_sessions": {"config": {"gap_minutes": 0}}}}
+            materialize(defs, bad_gap, instance=instance)
+            refused = "nothing"
+        except Exception as error:  # any other outcome is what the message must show
+            refused = f"{type(error).__name__}: {error}"
+        runs = instance.get_runs()
+
+    expected = "ComputedSessionsConfig: gap_minutes: Input should be greater than 0"
+    assert refused.startswith("DagsterInvalidConfigError") and expected in refused, (
+        f"{revisit}: gap_minutes 0 gave {refused[:300]!r}"
+    )
+    assert runs == [], f"{revisit}: a run was created before the bad gap was refused"
+    assert set(session_ids(demo_root)) == {None}, f"{revisit}: the file was written"
+    assert dg.__version__.startswith(f"{CHECKED_ON}."), (
+        f"{revisit}: it was checked on Dagster {CHECKED_ON}; look for a public way, then "
+        "update CHECKED_ON"
+    )
 
 
 def test_sessions_run_config_has_the_documented_shape() -> None:

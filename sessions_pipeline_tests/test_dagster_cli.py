@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from sessions_pipeline.entry_points import cli
 from sessions_pipeline.levelup.app_root import HOME_ENV_VAR
 from sessions_pipeline_tests.levelup_files import read_match_stats
 
@@ -134,16 +137,38 @@ def test_asset_materialize_with_a_partition_works_too(demo_root: Path) -> None:
     assert None not in stored_ids(demo_root, "Madina97294")
 
 
-def test_the_shipped_instance_config_queues_one_run_per_player(tmp_path: Path) -> None:
+def test_the_cli_annotations_name_what_dagster_execute_job_returns() -> None:
+    """Under `from __future__ import annotations` a name Dagster does not export goes
+    unnoticed until something resolves the hints; resolve them all."""
+    functions = [
+        f for _, f in inspect.getmembers(cli, inspect.isfunction) if f.__module__ == cli.__name__
+    ]
+    hints = {function.__name__: typing.get_type_hints(function) for function in functions}
+    returned = inspect.signature(dg.execute_job).return_annotation
+    assert returned is dg.JobExecutionResult
+    assert hints["_failure"]["result"] is hints["_player_failures"]["result"] is returned
+
+
+def test_the_shipped_instance_config_queues_one_run_per_player(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instance's `concurrency:` settings, not a run_coordinator named by module path.
+
+    The queue's limits are what the run queue daemon reads, the instance's concurrency
+    config (Dagster's default QueuedRunCoordinator keeps none of its own here).
+    """
     home = tmp_path / "dagster_home"
     shutil.copytree(REPOSITORY / "dagster_home", home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-    assert limits == [
+        queue = instance.get_concurrency_config().run_queue_config
+    assert queue.tag_concurrency_limits == [
         {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]
+    assert queue.max_concurrent_runs == 10  # Dagster's default, as docs/scaling.md says
+    assert "run_coordinator" not in (home / "dagster.yaml").read_text()
 
 
 @pytest.mark.dagster_cli

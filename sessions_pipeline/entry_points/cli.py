@@ -604,7 +604,7 @@ def _player_events(
     return stored, failed_checks
 
 
-def _player_failures(result: dg.ExecuteJobResult) -> dict[str, str]:
+def _player_failures(result: dg.JobExecutionResult) -> dict[str, str]:
     """The players a range run's stored_sessions step names as failed, with their errors."""
     for failure in result.get_step_failure_events():
         data = failure.step_failure_data.user_failure_data
@@ -617,7 +617,7 @@ def _our_error_names(cls: type[Exception] = SessionsPipelineError) -> set[str]:
     return {cls.__name__}.union(*(_our_error_names(sub) for sub in cls.__subclasses__()))
 
 
-def _failure(result: dg.ExecuteJobResult) -> str:
+def _failure(result: dg.JobExecutionResult) -> str:
     """The error a person can act on: ours if the chain holds one (it names the file),
     else the innermost cause of the first failed step."""
     failures = result.get_step_failure_events()

@@ -12,15 +12,16 @@ as before: no range, no catching.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
-from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
+from pydantic import Field, PrivateAttr
+
+from sessions_pipeline.orchestration.dagster_internals import CheckTarget, check_target
 
 PLAYERS_PER_RUN = 25
 """Most players of one run: enough that the per-run cost is a small part of the run, few
@@ -157,7 +158,7 @@ def record_check_evaluations(
 
 def _latest_materializations(
     context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, keys: list[str]
-) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+) -> dict[str, CheckTarget]:
     """Each player's latest materialization, by one query for the whole range.
 
     After a range run every player's newest record is among the range's newest ones; a
@@ -176,41 +177,82 @@ def _latest_materializations(
             ).records
             if older:
                 latest[key] = older[0]
-    return {
-        key: AssetCheckEvaluationTargetMaterializationData(
-            run_id=record.event_log_entry.run_id,
-            storage_id=record.storage_id,
-            timestamp=record.timestamp,
-        )
-        for key, record in latest.items()
-    }
+    return {key: check_target(record) for key, record in latest.items()}
 
 
-class _PlayerPickles(PickledObjectFilesystemIOManager):
-    """Dagster's pickle files, one per asset and player; a range output is split by player.
+PICKLE_PROTOCOL = 4
+"""The protocol of Dagster's own pickle files (`FilesystemIOManager`), kept for the same files."""
 
-    Dagster's own filesystem IO manager refuses an output of several partitions; it
-    already loads several (as a dict by partition key), so only the writing is added.
+
+class PlayerPicklesIOManager(dg.ConfigurableIOManager):
+    """Dagster's filesystem pickles, file for file, also for an output of several players.
+
+    `FilesystemIOManager` refuses an output of several partitions; a range run's output is
+    a dict by player, so each player's value goes to the file a single-partition run of
+    that player writes, and any run loads it back, alone or in a dict by player. The files
+    are `FilesystemIOManager`'s, `<base_dir>/<asset>/<partition key>` (the key's leading
+    `/` and `..` segments escaped as Dagster escapes them), so an instance's files from
+    before stay readable. Every asset here is partitioned by player; nothing else comes
+    through. On a throwaway instance (the CLI without DAGSTER_HOME, `materialize` in
+    tests) the outputs stay in memory instead: the files would go with the instance, and
+    writing and reading them back was a tenth of a range run's time a player.
     """
+
+    base_dir: str | None = Field(
+        default=None,
+        description="Where the pickles go (default: the instance's storage directory).",
+    )
+    _directory: Path | None = PrivateAttr(default=None)
+    _memory: dg.InMemoryIOManager | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        instance = context.instance
+        if instance is None or instance.is_ephemeral:
+            self._memory = dg.InMemoryIOManager()
+        else:
+            self._directory = Path(self.base_dir or instance.storage_directory())
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if not context.has_asset_partitions or len(context.asset_partition_keys) == 1:
-            super().handle_output(context, obj)
+        if self._memory is not None:
+            self._memory.handle_output(context, obj)
             return
-        for key, path in self._get_paths_for_partitions(context).items():
-            self.make_directory(path.parent)
-            self.dump_to_path(context=context, obj=obj[key], path=path)
+        paths = self._paths(context)
+        if len(paths) > 1:
+            for key, path in paths.items():
+                _pickle(obj[key], path)
+            return
+        (path,) = paths.values()
+        _pickle(obj, path)
+        if obj is not None:  # as Dagster's, a single partition's metadata says where it went
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        if self._memory is not None:
+            return self._memory.load_input(context)
+        values = {key: _unpickle(path) for key, path in self._paths(context).items()}
+        return values if len(values) > 1 else next(iter(values.values()))
+
+    def _paths(self, context: dg.InputContext | dg.OutputContext) -> dict[str, Path]:
+        """The file of each partition of the output, or of the upstream output loaded."""
+        assert self._directory is not None  # set up for files, not memory
+        asset = self._directory.joinpath(*context.asset_key.path)
+        return {key: asset / _escaped(key) for key in context.asset_partition_keys}
 
 
-class PlayerPicklesIOManager(dg.FilesystemIOManager):
-    """`fs_io_manager`, same files and base directory, able to write a range output.
+def _escaped(partition_key: str) -> str:
+    """A partition key as a path under its asset's folder: a leading `/` becomes `%2F` and
+    each `..` segment `%2E%2E`, as Dagster's filesystem IO manager writes them."""
+    if partition_key.startswith("/"):
+        partition_key = "%2F" + partition_key[1:]
+    return "/".join("%2E%2E" if part == ".." else part for part in partition_key.split("/"))
 
-    On a throwaway instance (the CLI without DAGSTER_HOME, `materialize` in tests) the
-    outputs stay in memory instead: the files would go with the instance, and writing and
-    reading them back was a tenth of a range run's time a player.
-    """
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
-        if context.instance is not None and context.instance.is_ephemeral:
-            return dg.InMemoryIOManager()
-        return _PlayerPickles(base_dir=super().create_io_manager(context).base_dir)
+def _pickle(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as file:
+        pickle.dump(obj, file, PICKLE_PROTOCOL)
+
+
+def _unpickle(path: Path) -> Any:
+    with path.open("rb") as file:
+        return pickle.load(file)

@@ -4,8 +4,9 @@ Dagster checks a run config's shape (types, unknown keys) before it creates a ru
 pydantic bound such as `gap_minutes > 0` is only checked when the step starts, after the
 steps before it have run. The config classes below are the one source of truth for the
 fields and their bounds; `validated_config_schema` turns one into an op config schema
-whose post-processing (Dagster's documented hook for custom validation) runs the pydantic
-model, so a bad value is refused when the run config is resolved: no run is created.
+whose post-processing runs the pydantic model, so a bad value is refused when the run
+config is resolved: no run is created. Dagster 1.13 has no public hook for that
+(`dagster_internals.py` says what it uses instead).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._config.config_type import ConfigType
-from dagster._config.errors import PostProcessingError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from sessions_pipeline.levelup.sql.player_db import RecordedParameters
+from sessions_pipeline.orchestration.dagster_internals import shape_refusing
 from sessions_pipeline.rules.sessions import (
     DEFAULT_GAP_MINUTES,
     DEFAULT_LABEL_TIME_ZONE,
@@ -93,37 +93,21 @@ class StoredSessionsConfig(dg.Config):
     )
 
 
-class _ValidatedShape(dg.Shape):
-    """A Shape of a config class's fields whose post-processing validates the whole model.
+def validated_config_schema(config_class: type[dg.Config]) -> dg.Field:
+    """An op config schema for `config_class` that refuses out-of-bounds values pre-run."""
 
-    `Shape.__new__` memoises instances by field hash and always builds a plain Shape, which
-    would drop the override below, so this class builds its own instance.
-    """
-
-    def __new__(cls, config_class: type[dg.Config]) -> _ValidatedShape:
-        instance = ConfigType.__new__(cls)
-        instance._initialized = False
-        return instance
-
-    def __init__(self, config_class: type[dg.Config]) -> None:
-        super().__init__(config_class.to_fields_dict(), description=config_class.__doc__)
-        self._config_class = config_class
-
-    def post_process(self, value: Any) -> Any:
+    def problems(value: Any) -> str | None:
         try:
-            self._config_class.model_validate(value)
+            config_class.model_validate(value)
         except ValidationError as error:
-            problems = "; ".join(
+            return f"{config_class.__name__}: " + "; ".join(
                 f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
                 for problem in error.errors()
             )
-            raise PostProcessingError(f"{self._config_class.__name__}: {problems}") from None
-        return value
+        return None
 
-
-def validated_config_schema(config_class: type[dg.Config]) -> dg.Field:
-    """An op config schema for `config_class` that refuses out-of-bounds values pre-run."""
-    return dg.Field(_ValidatedShape(config_class), default_value={}, is_required=False)
+    shape = shape_refusing(config_class.to_fields_dict(), config_class.__doc__, problems)
+    return dg.Field(shape, default_value={}, is_required=False)
 
 
 def sessions_run_config(
