@@ -29,7 +29,7 @@ from rich.table import Table
 
 from sessions_pipeline.entry_points.demo import DemoLayout, build_demo_root
 from sessions_pipeline.entry_points.environment import environment_variable
-from sessions_pipeline.entry_points.launch import worker_context
+from sessions_pipeline.entry_points.workers import worker_context
 from sessions_pipeline.errors import SessionsPipelineError
 from sessions_pipeline.levelup.app_root import (
     DEFAULT_TITLE,
@@ -59,7 +59,6 @@ from sessions_pipeline.rules.sessions import (
 # Runs report through this summary; Dagster's per-event console log would drown it.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 _THROWAWAY_INSTANCE = {"python_logs": {"python_log_level": "WARNING"}}
-_ONE_PLANNED_EVENT_PER_ASSET = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 # The stored_sessions metadata counts the summary table shows, with their headers.
 _COUNTS = {
     "sessions_stored": "sessions",
@@ -394,12 +393,7 @@ def command_instance() -> Iterator[dg.DagsterInstance]:
     else:
         # Nobody reads a throwaway instance's log lines (they go with it): only warnings
         # and errors are kept. The events this command reads are Dagster's own, kept all.
-        # Nor its partitions' status: a range run announces each asset once for all its
-        # players (Dagster's switch), not once per player (a tenth of a second a run).
-        with (
-            environment_variable(_ONE_PLANNED_EVENT_PER_ASSET, "true"),
-            dg.DagsterInstance.ephemeral(settings=_THROWAWAY_INSTANCE) as instance,
-        ):
+        with dg.DagsterInstance.ephemeral(settings=_THROWAWAY_INSTANCE) as instance:
             yield instance
 
 
