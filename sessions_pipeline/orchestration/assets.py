@@ -348,12 +348,7 @@ def _sessions_metadata(computed: ComputedSessions) -> dict[str, dg.MetadataValue
     metadata = {
         "sessions": dg.MetadataValue.int(len(latest)),
         "matches": dg.MetadataValue.int(len(sessions)),
-        "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
-        "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
-        "team_change_mode": dg.MetadataValue.text(params.team_change_mode.value),
-        "split_on_ranked_change": dg.MetadataValue.bool(params.split_on_ranked_change),
-        "start_time_zone": dg.MetadataValue.text(params.start_time_zone),
-        "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
+        **rules_metadata(params),
         "parameters": dg.MetadataValue.md(
             markdown_table(describe_parameters(params, computed.sources))
         ),
@@ -389,6 +384,18 @@ def _store_metadata(result: StoreResult, options: StoreOptions) -> dict[str, dg.
     title = "would_change" if result.dry_run else "changed"
     metadata[title] = dg.MetadataValue.md(markdown_table(result.changes, limit=CHANGES_SHOWN))
     return metadata
+
+
+def rules_metadata(params: SessionParameters) -> dict[str, dg.MetadataValue]:
+    """The rules that cut a file's sessions, one entry each, as every run's metadata says."""
+    return {
+        "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
+        "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
+        "team_change_mode": dg.MetadataValue.text(params.team_change_mode.value),
+        "split_on_ranked_change": dg.MetadataValue.bool(params.split_on_ranked_change),
+        "start_time_zone": dg.MetadataValue.text(params.start_time_zone),
+        "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
+    }
 
 
 def markdown_table(frame: pl.DataFrame, *, limit: int | None = None) -> str:

@@ -35,6 +35,7 @@ from sessions_pipeline.levelup.sql.player_file import (
     warehouse_matches_seen,
 )
 from sessions_pipeline.levelup.store import StoredFile, read_recorded_parameters, read_stored_file
+from sessions_pipeline.orchestration.assets import rules_metadata
 from sessions_pipeline.orchestration.run_config import (
     RUN_CONFIG,
     replayed_rules,
@@ -528,12 +529,7 @@ def _stored_file_materialization(
             "sessions_stored": dg.MetadataValue.int(stored.sessions),
             "stored_matches": dg.MetadataValue.int(stored.stored_matches),
             "stored_at": dg.MetadataValue.timestamp(stored_at),
-            "gap_minutes": dg.MetadataValue.int(params.gap_minutes),
-            "friends_count": dg.MetadataValue.int(len(params.friends_xuids)),
-            "team_change_mode": dg.MetadataValue.text(params.team_change_mode.value),
-            "split_on_ranked_change": dg.MetadataValue.bool(params.split_on_ranked_change),
-            "start_time_zone": dg.MetadataValue.text(params.start_time_zone),
-            "label_time_zone": dg.MetadataValue.text(params.label_time_zone),
+            **rules_metadata(params),
             "db_path": dg.MetadataValue.path(str(player.db_path)),
         },
     )
