@@ -182,7 +182,7 @@ def test_bad_run_config_is_refused_before_any_run(
 def test_pin_refuse_before_run_on_this_dagster(defs: dg.Definitions, demo_root: Path) -> None:
     """Pins `dagster_internals.shape_refusing`: a pydantic bound refused before any run."""
     revisit = (
-        f"Dagster {dg.__version__}: revisit sessions_pipeline/dagster_internals.py "
+        f"Dagster {dg.__version__}: revisit sessions_pipeline/orchestration/dagster_internals.py "
         "refuse-before-run (PostProcessingError, ConfigType.post_process, Shape.__new__)"
     )
     with dg.DagsterInstance.ephemeral() as instance:

@@ -144,7 +144,7 @@ def test_pin_per_partition_check_evaluations_on_this_dagster(demo_root: Path) ->
     """Pins `dagster_internals.check_target`: each player's evaluation in a range run is
     on its partition, tied to that player's latest materialization, as Dagster ties one."""
     revisit = (
-        f"Dagster {dg.__version__}: revisit sessions_pipeline/dagster_internals.py "
+        f"Dagster {dg.__version__}: revisit sessions_pipeline/orchestration/dagster_internals.py "
         "per-partition check evaluation (AssetCheckEvaluationTargetMaterializationData)"
     )
     with dg.DagsterInstance.ephemeral() as instance:
