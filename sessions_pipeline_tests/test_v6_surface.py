@@ -4,7 +4,8 @@ command line and the dashboard, all reading matches from the shared warehouse.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +19,7 @@ from sessions_pipeline.levelup.store import find_unstored_stable
 from sessions_pipeline.orchestration.definitions import JOB_NAME, build_definitions
 from sessions_pipeline.orchestration.player_ranges import RANGE_END_TAG, RANGE_START_TAG
 from sessions_pipeline.orchestration.run_config import sessions_run_config
-from sessions_pipeline_tests.levelup_files import DEMO_NOW
+from sessions_pipeline_tests.levelup_files import DEMO_NOW, make_v6_player_file, make_warehouse
 from sessions_pipeline_tests.sessions_reference import file_digest
 
 GAMERTAGS = ["Chocoboflor", "JGtm", "Madina97294", "XxDaemonGamerxX"]
@@ -124,3 +125,30 @@ def test_the_dashboard_shows_a_v6_player(
     assert len(table.value) > 100
     parameters = {row[0]: row[1] for row in app.table[0].value.itertuples(index=False)}
     assert "Madina97294" in parameters["friends_xuids"]
+
+
+def test_a_v6_player_known_only_by_its_profile_is_found_in_the_warehouse(tmp_path: Path) -> None:
+    """No xuid in its file's sync_meta, and a folder that is not its gamertag: its profile's
+    xuid names it among the warehouse's participants, for the run's every step."""
+    start = datetime(2026, 2, 7, 19, 0)
+    make_warehouse(
+        tmp_path / "data" / "warehouse" / "shared_matches_v2.duckdb",
+        [(f"m{i}", start + timedelta(minutes=20 * i), False) for i in range(3)],
+        [(f"m{i}", "2533274800000077", 0) for i in range(3)],
+    )
+    make_v6_player_file(tmp_path / "data" / "players" / "old_folder" / "stats.duckdb")
+    profile = {"db_path": "data/players/old_folder/stats.duckdb", "xuid": "2533274800000077"}
+    (tmp_path / "db_profiles.json").write_text(json.dumps({"profiles": {"Renamed": profile}}))
+    defs = build_definitions(AppRoot(tmp_path))
+
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        partition_key="Renamed",
+        run_config=sessions_run_config(),
+    )
+
+    assert result.success
+    [stored] = result.asset_materializations_for_node("stored_sessions")
+    assert stored.metadata["written"].value == 3
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert main(["show", "--gamertag", "Renamed", "--root", str(tmp_path)]) == 0

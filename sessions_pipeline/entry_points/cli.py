@@ -315,7 +315,7 @@ def _demo_dagster_home(root: AppRoot) -> Path:
 
 def _show(root: AppRoot, args: argparse.Namespace) -> int:
     player = root.player(args.gamertag)
-    overview = read_overview(player.db_path)
+    overview = read_overview(player.db_path, player=player)
     summary = overview.summary
     if args.limit:
         summary = summary.head(args.limit)

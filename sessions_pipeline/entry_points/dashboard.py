@@ -70,20 +70,24 @@ def file_version(path: Path) -> tuple[str, int, int, int, int]:
 
 
 @st.cache_resource(max_entries=CACHED_FILES, show_spinner="Reading the player file…")
-def _cached_overview(version: tuple[str, int, int, int, int], minute: datetime) -> PlayerOverview:
+def _cached_overview(
+    version: tuple[str, int, int, int, int], minute: datetime, player: Player | None
+) -> PlayerOverview:
     # cache_resource, not cache_data: a hit hands back the same immutable frames instead of
     # unpickling a copy of every match, which would cost a fair part of a fresh read.
-    return read_overview(version[0], now=minute)
+    return read_overview(version[0], now=minute, player=player)
 
 
-def read_player_file(path: Path, *, now: datetime | None = None) -> PlayerOverview:
+def read_player_file(
+    path: Path, *, now: datetime | None = None, player: Player | None = None
+) -> PlayerOverview:
     """The page's read: cached per file version and per minute of `now` (default: the clock).
 
     The minute is in the key because the 4-hour stability threshold moves with the clock:
     a match that crosses it changes what the page must say, though the file did not change.
     """
     minute = utc_naive_now(now).replace(second=0, microsecond=0)
-    return _cached_overview(file_version(path), minute)
+    return _cached_overview(file_version(path), minute, player)
 
 
 @st.cache_resource(max_entries=CACHED_FILES, show_spinner=False)
@@ -327,7 +331,7 @@ def render() -> None:
     gamertag = _choose_player(gamertags, root)
     try:
         player = root.player(gamertag)
-        overview = read_player_file(player.db_path)
+        overview = read_player_file(player.db_path, player=player)
     except FILE_ERRORS as error:
         st.error(f"Cannot read the sessions of {_code(gamertag)}: {_code(error)}")
         return

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sessions_pipeline.levelup.app_root import Player
 from sessions_pipeline.levelup.reader import (
     READ_LOCK_TIMEOUT_SECONDS,
     read_session_rows,
@@ -22,6 +23,7 @@ from sessions_pipeline.levelup.settings import settings_of_player_file
 from sessions_pipeline.levelup.sql import lookups, player_db
 from sessions_pipeline.levelup.sql.connection import open_player_db
 from sessions_pipeline.levelup.sql.player_file import PlayerFile, open_player_file
+from sessions_pipeline.levelup.store import identity
 from sessions_pipeline.rules.planning import stability_cutoff
 from sessions_pipeline.rules.sessions import (
     DEFAULT_STABILITY_HOURS,
@@ -83,10 +85,16 @@ class PlayerOverview:
         return int((stable & ~self.sessions["is_stored"]).sum())
 
 
-def read_overview(db_path: str | Path, *, now: datetime | None = None) -> PlayerOverview:
-    """The player's sessions with the parameters recorded in its file (read-only)."""
+def read_overview(
+    db_path: str | Path, *, now: datetime | None = None, player: Player | None = None
+) -> PlayerOverview:
+    """The player's sessions with the parameters recorded in its file (read-only);
+    `player` finds a v5+ player by its profile's xuid, as a store does."""
     with open_player_file(
-        Path(db_path), read_only=True, lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS
+        Path(db_path),
+        read_only=True,
+        lock_timeout_seconds=READ_LOCK_TIMEOUT_SECONDS,
+        **identity(player),
     ) as file:
         recorded = player_db.read_recorded_parameters(file.con)
         unstored = None if recorded else settings_of_player_file(Path(db_path))

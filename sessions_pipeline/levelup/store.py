@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sessions_pipeline.levelup.app_root import Player
 from sessions_pipeline.levelup.sql import player_db
 from sessions_pipeline.levelup.sql.connection import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
@@ -94,6 +95,7 @@ def store_sessions(
     options: StoreOptions | None = None,
     *,
     sources: Mapping[str, str] | None = None,
+    player: Player | None = None,
 ) -> StoreResult:
     """Compute and write the sessions of one player file, all or nothing.
 
@@ -102,13 +104,17 @@ def store_sessions(
     other than the recorded ones make any store a full recompute: the recorded parameters
     must be the ones that produced every stored value, as readers and drift checks replay them.
     `sources` says where each parameter came from; it is recorded with them (default:
-    `CALLER` for each).
+    `CALLER` for each). `player`, the root's player the file is, finds a v5+ player in the
+    warehouse by its profile's xuid when the file's `sync_meta` does not say it.
     """
     options = options or StoreOptions()
     now = utc_naive_now(options.now)
     cutoff = None if options.include_recent else stability_cutoff(now, options.stability_hours)
     with open_player_file(
-        db_path, read_only=options.dry_run, lock_timeout_seconds=options.lock_timeout_seconds
+        db_path,
+        read_only=options.dry_run,
+        lock_timeout_seconds=options.lock_timeout_seconds,
+        **identity(player),
     ) as file:
         con = file.con
         con.begin()
@@ -159,6 +165,12 @@ def describe_changes(before: SessionParameters, after: SessionParameters) -> str
                 old, new = f"{len(old)} friends", f"{len(new)} friends"
             changes.append(f"{name} {old} -> {new}")
     return ", ".join(changes)
+
+
+def identity(player: Player | None) -> dict[str, str | None]:
+    """What finds a v5+ player among the warehouse's participants beside its `sync_meta`:
+    its gamertag and its profile's xuid (none given: the file's folder names it)."""
+    return {"gamertag": player.gamertag, "profile_xuid": player.profile_xuid} if player else {}
 
 
 def _write(
@@ -245,11 +257,12 @@ def read_timeline(
     *,
     with_signatures: bool = True,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    player: Player | None = None,
 ) -> TimelineRead:
     """The player's matches with their stored values, read without blocking other readers,
     with what `params` asks of the file (its start-time zone, `is_ranked`)."""
     with open_player_file(
-        db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds
+        db_path, read_only=True, lock_timeout_seconds=lock_timeout_seconds, **identity(player)
     ) as file:
         return player_db.read_timeline(
             file,
@@ -317,10 +330,11 @@ def read_stored(
     *,
     with_signatures: bool = True,
     start_time_zone: str = DEFAULT_START_TIME_ZONE,
+    player: Player | None = None,
 ) -> StoredRead:
     """One read of the file for both checks (an open alone costs about 15 ms), its start
     times read as the last store read them (`start_time_zone` for a file never stored)."""
-    with open_player_file(db_path, read_only=True) as file:
+    with open_player_file(db_path, read_only=True, **identity(player)) as file:
         recorded = player_db.read_recorded_parameters(file.con)
         replayed = (
             recorded.params if recorded else SessionParameters(start_time_zone=start_time_zone)

@@ -159,11 +159,12 @@ def _session_assets(
             start_time_zone=rules.start_time_zone,
             split_on_ranked_change=rules.split_on_ranked_change,
         )
-        return per_player_output(
-            context,
-            lambda key: read_timeline(root.player(key).db_path, reading),
-            _timeline_metadata,
-        )
+
+        def read(key: str) -> TimelineRead:
+            player = root.player(key)
+            return read_timeline(player.db_path, reading, player=player)
+
+        return per_player_output(context, read, _timeline_metadata)
 
     @dg.asset(
         partitions_def=partitions_def,
@@ -225,8 +226,9 @@ def _session_assets(
 
         def store(key: str) -> StoreResult:
             computed: ComputedSessions = of_player(context, computed_sessions, key)
+            player = root.player(key)
             result = store_sessions(
-                root.player(key).db_path, computed.params, options, sources=computed.sources
+                player.db_path, computed.params, options, sources=computed.sources, player=player
             )
             prefix = f"{key}: " if is_range(context) else ""
             for warning in result.warnings:

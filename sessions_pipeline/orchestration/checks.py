@@ -63,7 +63,8 @@ def build_session_checks(
             ]
 
             def results(gamertag: str) -> list[dg.AssetCheckResult]:
-                stored = read_stored(root.player(gamertag).db_path)
+                player = root.player(gamertag)
+                stored = read_stored(player.db_path, player=player)
                 return [_EVALUATORS[name](stored, name) for name in selected]
 
             if is_range(context):

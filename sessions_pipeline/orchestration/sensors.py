@@ -34,7 +34,12 @@ from sessions_pipeline.levelup.sql.player_file import (
     open_player_file,
     warehouse_matches_seen,
 )
-from sessions_pipeline.levelup.store import StoredFile, read_recorded_parameters, read_stored_file
+from sessions_pipeline.levelup.store import (
+    StoredFile,
+    identity,
+    read_recorded_parameters,
+    read_stored_file,
+)
 from sessions_pipeline.orchestration.assets import rules_metadata
 from sessions_pipeline.orchestration.run_config import (
     RUN_CONFIG,
@@ -190,11 +195,14 @@ class _Stability:
     warehouse_seen: tuple[str | None, MatchesSeen] | None
 
 
-def _stability(db_path: Path, now: datetime, settings: LevelUpSettings) -> _Stability:
+def _stability(player: Player, now: datetime, settings: LevelUpSettings) -> _Stability:
     """Crossing times are those of the instants the run will read: its start-time zone is
     the replayed one, else the root's settings, else the default."""
     with open_player_file(
-        db_path, read_only=True, lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS
+        player.db_path,
+        read_only=True,
+        lock_timeout_seconds=SENSOR_LOCK_TIMEOUT_SECONDS,
+        **identity(player),
     ) as file:
         recorded = player_db.read_recorded_parameters(file.con)
         rules = replayed_rules(recorded)
@@ -353,7 +361,7 @@ class _StabilityTick:
             # None for a v4 file; a v5+ one fails to open below, or is checked next tick.
             warehouse_fingerprint = None
         try:
-            stability = _stability(player.db_path, self.now, self.settings)
+            stability = _stability(player, self.now, self.settings)
         except FILE_ERRORS as error:
             self._failed(player, error)
             return
