@@ -312,3 +312,23 @@ def test_dashboard_address_serves_there_and_warns_that_the_page_has_no_login(
         f"warning: the dashboard has no login: anyone who can reach {host} sees every "
         "player's history. Leave out --address to serve on 127.0.0.1 (this machine only)."
     ) in out
+
+
+def test_backfill_all_with_two_workers_on_a_fresh_dagster_home(
+    demo_root: Path, tmp_path: Path
+) -> None:
+    """Two workers opening an empty DAGSTER_HOME at once collided creating its schema; the
+    command now creates it before they start, and every player's run is recorded."""
+    home = tmp_path / "fresh_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home), HOME_ENV_VAR: str(demo_root)}
+    done = subprocess.run(
+        [CONSOLE_SCRIPT, "backfill", "--all", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(instance.get_runs()) == 2

@@ -497,6 +497,10 @@ def _slice_outcomes(
             for players in slices:
                 yield run_slice(root, instance, players, run_config)
         return
+    # A DAGSTER_HOME no instance has opened yet gets its SQLite schema here, once: two
+    # workers creating it at the same time collide ("table ... already exists").
+    with command_instance():
+        pass
     with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
         futures = [
             pool.submit(_run_slice_in_worker, root, players, run_config) for players in slices
